@@ -1,0 +1,1 @@
+"""b2core: luigi workflows anywhere."""
