@@ -1,1 +1,38 @@
-"""b2core: luigi workflows anywhere."""
+"""b2core: write luigi tasks once; run them on a laptop, a batch farm or the grid by changing a setting.
+
+A drop-in for b2luigi: ``import b2core as b2luigi``.
+"""
+
+from b2core.cli.process import process
+from b2core.decorators import inherits, requires
+from b2core.execution import DispatchableTask, dispatch, on_temporary_files
+from b2core.hookspecs import hookimpl
+from b2core.parameters import PARAMETER_TYPES
+from b2core.settings import clear_setting, get_setting, set_setting, with_new_settings
+from b2core.targets import LocalTarget
+from b2core.task import ExternalTask, Task, WrapperTask
+from luigi import *  # noqa: F403 - re-export luigi's public names, as b2luigi does
+from luigi.util import copies
+
+globals().update(PARAMETER_TYPES)
+
+__version__ = "0.1.0"
+__all__ = [
+    "DispatchableTask",
+    "ExternalTask",
+    "LocalTarget",
+    "Task",
+    "WrapperTask",
+    "clear_setting",
+    "copies",
+    "dispatch",
+    "get_setting",
+    "hookimpl",
+    "inherits",
+    "on_temporary_files",
+    "process",
+    "requires",
+    "set_setting",
+    "with_new_settings",
+    *PARAMETER_TYPES,
+]

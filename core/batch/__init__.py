@@ -1,0 +1,1 @@
+"""The batch engine shared by every backend: wrapper scripts, job records, bulk submit and poll."""

@@ -1,0 +1,85 @@
+"""What a batch backend implements: submit many, query many, cancel many. The core does the rest."""
+
+from __future__ import annotations
+
+import enum
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from b2core.batch.commands import CommandRunner
+from pydantic import BaseModel
+
+
+class JobState(enum.Enum):
+    """Where a job is; every backend maps its native states onto these."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        """True once the job will not change any more."""
+        return self in (JobState.SUCCEEDED, JobState.FAILED)
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A job's state plus the batch system's own words for it, for failure messages."""
+
+    state: JobState
+    native_state: str = ""
+    exit_code: int | None = None
+    reason: str = ""
+
+
+@dataclass
+class JobSpec:
+    """Everything a backend needs to submit one task as a job."""
+
+    task_id: str
+    family: str
+    wrapper: Path
+    stdout: Path
+    stderr: Path
+    log_dir: Path
+    task_file_dir: Path
+    job_name: str | None
+    attempt: int = 1
+    settings: dict[str, Any] = field(default_factory=dict)
+    task: Any = None
+
+
+class BatchBackend(ABC):
+    """One class per batch system; subclasses set `name` and implement submit, query and cancel."""
+
+    name: ClassVar[str] = ""
+    settings_model: ClassVar[type[BaseModel] | None] = None
+
+    def __init__(self, commands: CommandRunner | None = None) -> None:
+        self.commands = commands or CommandRunner()
+
+    def job_settings(self, task: Any) -> dict[str, Any]:
+        """Backend settings for one task (read with get_setting(..., task=task)); never shared objects."""
+        return {}
+
+    def group_key(self, spec: JobSpec) -> Hashable:
+        """Jobs with equal keys may go out in one submission (one array, one submit file)."""
+        return json.dumps(spec.settings, sort_keys=True, default=str)
+
+    @abstractmethod
+    def submit(self, specs: Sequence[JobSpec]) -> list[str]:
+        """Submit jobs of one group with as few commands as possible; return their ids in order."""
+
+    @abstractmethod
+    def query(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
+        """Status of many jobs in one command (or a fixed few); ids the system does not know are left out."""
+
+    @abstractmethod
+    def cancel(self, job_ids: Sequence[str]) -> None:
+        """Cancel many jobs at once; must not fail for jobs that already ended."""

@@ -1,0 +1,328 @@
+"""The batch engine: gathers runnable tasks into bulk submissions, polls each backend once per
+interval for all its jobs, resubmits failures, re-attaches after restarts and cancels in bulk.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tenacity
+from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
+from b2core.batch.commands import CommandRunner
+from b2core.batch.jobstore import ACTIVE_STATES, JobRecord, JobStore, now
+from b2core.batch.wrapper import log_paths, write_wrapper
+from b2core.errors import BatchCommandError, PermanentBatchError
+from b2core.paths import task_file_dir
+from b2core.plugins import backend_class, plugin_manager
+from b2core.settings import get_setting
+
+logger = logging.getLogger("b2core.batch")
+T = TypeVar("T")
+
+UNKNOWN_POLLS_BEFORE_FAILURE = 3
+NEW_DEPENDENCIES_FILE = "new_dependencies.json"
+
+
+@dataclass(eq=False)
+class TrackedJob:
+    """One task's current job in this run."""
+
+    task: Any
+    backend: str
+    spec: JobSpec
+    job_id: str | None = None
+    status: JobStatus = field(default_factory=lambda: JobStatus(JobState.QUEUED, "pending submission"))
+    final: JobStatus | None = None
+    unknown_polls: int = 0
+    reattached: bool = False
+
+    @property
+    def record(self) -> JobRecord:
+        """This job as a row of the job store."""
+        return JobRecord(
+            task_id=self.spec.task_id,
+            attempt=self.spec.attempt,
+            family=self.spec.family,
+            backend=self.backend,
+            job_id=self.job_id,
+            state=self.status.state.value if self.job_id else "submitting",
+            native_state=self.status.native_state,
+            exit_code=self.status.exit_code,
+            reason=self.status.reason,
+            stdout=str(self.spec.stdout),
+            stderr=str(self.spec.stderr),
+            submitted=now(),
+            finished=now() if self.status.state.finished else None,
+        )
+
+
+class BatchEngine:
+    """Shared by every task process of a run; all batch system traffic goes through it."""
+
+    def __init__(self, store: JobStore, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.clock = clock
+        self.hooks = plugin_manager().hook
+        self.backends: dict[str, BatchBackend] = {}
+        self.pending: dict[str, list[TrackedJob]] = defaultdict(list)
+        self.pending_since: dict[str, float] = {}
+        self.active: dict[str, dict[str, TrackedJob]] = defaultdict(dict)
+        self.last_poll: dict[str, float] = {}
+        self._dirty: list[TrackedJob] = []
+
+    # --- starting jobs -----------------------------------------------------------------------------
+
+    def backend(self, name: str) -> BatchBackend:
+        """The run's instance of a backend, created on first use."""
+        if name not in self.backends:
+            self.backends[name] = backend_class(name)(CommandRunner())
+        return self.backends[name]
+
+    def start(self, task: Any, backend_name: str) -> TrackedJob:
+        """Queue a task for submission, or re-attach to its job if an earlier run left one active."""
+        backend = self.backend(backend_name)
+        previous = self.store.latest(task.task_id)
+        if (
+            previous
+            and previous.state in ACTIVE_STATES
+            and previous.job_id
+            and previous.backend == backend_name
+        ):
+            return self._reattach(task, backend, previous)
+        attempt = previous.attempt + 1 if previous else 1
+        job = TrackedJob(task, backend_name, self._spec(task, backend, attempt))
+        self._queue(job)
+        return job
+
+    def _spec(self, task: Any, backend: BatchBackend, attempt: int) -> JobSpec:
+        stdout, stderr = log_paths(task)
+        folder = Path(task_file_dir(task))
+        (folder / NEW_DEPENDENCIES_FILE).unlink(missing_ok=True)
+        return JobSpec(
+            task_id=task.task_id,
+            family=task.get_task_family(),
+            wrapper=write_wrapper(task),
+            stdout=stdout,
+            stderr=stderr,
+            log_dir=stdout.parent,
+            task_file_dir=folder,
+            job_name=get_setting("job_name", task=task),
+            attempt=attempt,
+            settings=backend.job_settings(task),
+            task=task,
+        )
+
+    def _reattach(self, task: Any, backend: BatchBackend, record: JobRecord) -> TrackedJob:
+        spec = self._spec(task, backend, record.attempt)
+        state = JobState.RUNNING if record.state == "running" else JobState.QUEUED
+        job = TrackedJob(task, backend.name, spec, job_id=record.job_id, reattached=True)
+        job.status = JobStatus(state, record.native_state or "re-attached")
+        self.active[backend.name][record.job_id] = job
+        logger.info("Re-attached to %s job %s of task %s", backend.name, record.job_id, task.task_id)
+        self.hooks.b2core_job_submitted(
+            task_id=task.task_id, backend=backend.name, job_id=record.job_id, attempt=record.attempt
+        )
+        return job
+
+    def _queue(self, job: TrackedJob) -> None:
+        if not self.pending[job.backend]:
+            self.pending_since[job.backend] = self.clock()
+        self.pending[job.backend].append(job)
+
+    # --- the tick: submit what is due, poll what is due ---------------------------------------------
+
+    def tick(self) -> None:
+        """Do whatever submission or polling is due; cheap when nothing is."""
+        current = self.clock()
+        for name, jobs in self.pending.items():
+            if jobs and (
+                len(jobs) >= get_setting("max_array_size")
+                or current - self.pending_since[name] >= get_setting("submit_interval")
+            ):
+                self._submit(name)
+        for name, jobs in self.active.items():
+            if jobs and current - self.last_poll.get(name, 0.0) >= get_setting("poll_interval"):
+                self._poll(name)
+        self._flush_records()
+
+    def flush_submissions(self) -> None:
+        """Submit everything pending now (used before waiting and in tests)."""
+        for name in list(self.pending):
+            if self.pending[name]:
+                self._submit(name)
+        self._flush_records()
+
+    def _submit(self, name: str) -> None:
+        backend = self.backend(name)
+        jobs, self.pending[name] = self.pending[name], []
+        groups: dict[Any, list[TrackedJob]] = defaultdict(list)
+        for job in jobs:
+            groups[backend.group_key(job.spec)].append(job)
+        size = get_setting("max_array_size")
+        for group in groups.values():
+            for start in range(0, len(group), size):
+                self._submit_chunk(backend, group[start : start + size])
+
+    def _submit_chunk(self, backend: BatchBackend, jobs: list[TrackedJob]) -> None:
+        self.store.upsert_many([job.record for job in jobs])
+        try:
+            ids = self._with_retries(
+                f"submitting to {backend.name}", backend.submit, [job.spec for job in jobs]
+            )
+        except BatchCommandError as error:
+            for job in jobs:
+                self._finish(
+                    job, JobStatus(JobState.FAILED, "SUBMISSION_FAILED", reason=str(error)), retry=False
+                )
+            return
+        if len(ids) != len(jobs):
+            raise RuntimeError(f"Backend {backend.name} returned {len(ids)} job ids for {len(jobs)} jobs")
+        for job, job_id in zip(jobs, ids, strict=True):
+            job.job_id = job_id
+            job.status = JobStatus(JobState.QUEUED, "submitted")
+            self.active[backend.name][job_id] = job
+            self._dirty.append(job)
+            self.hooks.b2core_job_submitted(
+                task_id=job.spec.task_id, backend=backend.name, job_id=job_id, attempt=job.spec.attempt
+            )
+        logger.info("Submitted %d job(s) to %s", len(jobs), backend.name)
+
+    def _poll(self, name: str) -> None:
+        backend = self.backend(name)
+        self.last_poll[name] = self.clock()
+        jobs = self.active[name]
+        try:
+            statuses = self._with_retries(f"querying {name}", backend.query, list(jobs))
+        except BatchCommandError as error:
+            for job in list(jobs.values()):
+                self._finish(
+                    job, JobStatus(JobState.FAILED, "STATUS_UNAVAILABLE", reason=str(error)), retry=False
+                )
+            return
+        for job_id, job in list(jobs.items()):
+            status = statuses.get(job_id)
+            if status is None:
+                job.unknown_polls += 1
+                if job.unknown_polls >= UNKNOWN_POLLS_BEFORE_FAILURE:
+                    reason = f"job {job_id} is unknown to {name}: neither queued nor in its history"
+                    self._finish(job, JobStatus(JobState.FAILED, "UNKNOWN", reason=reason))
+                continue
+            job.unknown_polls = 0
+            if status != job.status:
+                job.status = status
+                self._dirty.append(job)
+                self.hooks.b2core_job_status_changed(
+                    task_id=job.spec.task_id, backend=name, job_id=job_id, status=status
+                )
+            if status.state.finished:
+                self._finish(job, status)
+
+    def _finish(self, job: TrackedJob, status: JobStatus, retry: bool = True) -> None:
+        if job.job_id is not None:
+            self.active[job.backend].pop(job.job_id, None)
+        job.status = status
+        self._dirty.append(job)
+        allowed = get_setting("max_resubmissions", task=job.task)
+        will_retry = retry and status.state is JobState.FAILED and job.spec.attempt <= allowed
+        self.hooks.b2core_job_finished(
+            task_id=job.spec.task_id,
+            backend=job.backend,
+            job_id=job.job_id or "",
+            status=status,
+            will_retry=will_retry,
+        )
+        if not will_retry:
+            job.final = status
+            return
+        logger.warning(
+            "Job %s of task %s failed (%s); submitting attempt %d of %d",
+            job.job_id,
+            job.spec.task_id,
+            status.native_state,
+            job.spec.attempt + 1,
+            allowed + 1,
+        )
+        self._flush_records()
+        _keep_attempt_logs(job.spec)
+        job.spec = self._spec(job.task, self.backend(job.backend), job.spec.attempt + 1)
+        job.job_id, job.unknown_polls = None, 0
+        job.status = JobStatus(JobState.QUEUED, "pending resubmission")
+        self._queue(job)
+
+    def _flush_records(self) -> None:
+        if self._dirty:
+            self.store.upsert_many([job.record for job in self._dirty])
+            self._dirty = []
+
+    def _with_retries(self, what: str, call: Callable[[Sequence[Any]], T], argument: Sequence[Any]) -> T:
+        retries = get_setting("batch_command_retries")
+        wait = get_setting("batch_command_retry_wait")
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(retries + 1),
+            wait=tenacity.wait_exponential(multiplier=wait, max=60),
+            retry=tenacity.retry_if_exception(
+                lambda e: isinstance(e, BatchCommandError) and not isinstance(e, PermanentBatchError)
+            ),
+            before_sleep=lambda state: logger.warning(
+                "%s failed (attempt %d of %d), retrying: %s",
+                what,
+                state.attempt_number,
+                retries + 1,
+                state.outcome.exception() if state.outcome else "",
+            ),
+            reraise=True,
+        )
+        return retrying(call, argument)
+
+    # --- stopping ----------------------------------------------------------------------------------
+
+    def cancel(self, jobs: Sequence[TrackedJob]) -> int:
+        """Cancel the given jobs in one command per backend; returns how many were cancelled."""
+        by_backend: dict[str, list[TrackedJob]] = defaultdict(list)
+        for job in jobs:
+            if job.final is None:
+                by_backend[job.backend].append(job)
+        count = 0
+        for name, group in by_backend.items():
+            self.pending[name] = [job for job in self.pending[name] if job not in group]
+            submitted = [job for job in group if job.job_id is not None]
+            if submitted:
+                try:
+                    self._with_retries(
+                        f"cancelling on {name}", self.backend(name).cancel, [j.job_id for j in submitted]
+                    )
+                except BatchCommandError as error:
+                    logger.error("Could not cancel %d job(s) on %s: %s", len(submitted), name, error)
+            for job in group:
+                self._finish(
+                    job, JobStatus(JobState.FAILED, "CANCELLED", reason="cancelled by b2core"), retry=False
+                )
+            count += len(submitted)
+        self._flush_records()
+        return count
+
+    def unfinished(self) -> list[TrackedJob]:
+        """Jobs of this run that have not ended, pending submission included."""
+        jobs = [job for group in self.pending.values() for job in group]
+        return jobs + [job for group in self.active.values() for job in group.values()]
+
+    def close(self) -> None:
+        """Write what is left and close the job store."""
+        self._flush_records()
+        self.store.close()
+
+
+def _keep_attempt_logs(spec: JobSpec) -> None:
+    """Move a failed attempt's logs to attempt-<n>/ so the next attempt starts with fresh files."""
+    keep = spec.log_dir / f"attempt-{spec.attempt}"
+    keep.mkdir(parents=True, exist_ok=True)
+    for log in (spec.stdout, spec.stderr):
+        if log.exists():
+            shutil.move(str(log), keep / log.name)

@@ -1,0 +1,127 @@
+"""Job records on disk, so a restarted steering process re-attaches instead of submitting again.
+
+One SQLite file per log folder. Only the steering process writes; `b2core status` reads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    task_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    family TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    job_id TEXT,
+    state TEXT NOT NULL,
+    native_state TEXT NOT NULL DEFAULT '',
+    exit_code INTEGER,
+    reason TEXT NOT NULL DEFAULT '',
+    stdout TEXT NOT NULL DEFAULT '',
+    stderr TEXT NOT NULL DEFAULT '',
+    submitted REAL,
+    finished REAL,
+    PRIMARY KEY (task_id, attempt)
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
+"""
+
+ACTIVE_STATES = ("submitting", "queued", "running")
+
+
+@dataclass
+class JobRecord:
+    """One attempt of one task on a backend."""
+
+    task_id: str
+    attempt: int
+    family: str
+    backend: str
+    job_id: str | None
+    state: str
+    native_state: str = ""
+    exit_code: int | None = None
+    reason: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    submitted: float | None = None
+    finished: float | None = None
+
+
+class JobStore:
+    """Reads and writes job records; the engine writes each tick's changes in one transaction."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the database file."""
+        self._db.close()
+
+    def upsert(self, record: JobRecord) -> None:
+        """Write one record (insert or replace the attempt)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                record.task_id,
+                record.attempt,
+                record.family,
+                record.backend,
+                record.job_id,
+                record.state,
+                record.native_state,
+                record.exit_code,
+                record.reason,
+                record.stdout,
+                record.stderr,
+                record.submitted,
+                record.finished,
+            ),
+        )
+
+    def upsert_many(self, records: list[JobRecord]) -> None:
+        """Write many records in one transaction."""
+        self._db.execute("BEGIN")
+        try:
+            for record in records:
+                self.upsert(record)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def latest(self, task_id: str) -> JobRecord | None:
+        """The newest attempt of a task, if any."""
+        row = self._db.execute(
+            "SELECT * FROM jobs WHERE task_id = ? ORDER BY attempt DESC LIMIT 1", (task_id,)
+        ).fetchone()
+        return JobRecord(*row) if row else None
+
+    def all_latest(self) -> list[JobRecord]:
+        """The newest attempt of every task, for status displays."""
+        rows = self._db.execute(
+            "SELECT j.* FROM jobs j JOIN (SELECT task_id, MAX(attempt) a FROM jobs GROUP BY task_id) m "
+            "ON j.task_id = m.task_id AND j.attempt = m.a ORDER BY j.family, j.task_id"
+        ).fetchall()
+        return [JobRecord(*row) for row in rows]
+
+    def history(self, task_id: str) -> list[JobRecord]:
+        """Every attempt of a task, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM jobs WHERE task_id = ? ORDER BY attempt", (task_id,)
+        ).fetchall()
+        return [JobRecord(*row) for row in rows]
+
+
+def now() -> float:
+    """Wall-clock time for records."""
+    return time.time()

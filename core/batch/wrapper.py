@@ -1,0 +1,127 @@
+"""The job wrapper script: set up the environment, change folder, run exactly one task.
+
+Every value that comes from parameters or settings is shell-quoted, so spaces, quotes, ``$()``,
+backticks or newlines arrive unchanged and execute nothing. Only ``executable`` and
+``executable_prefix`` items may name environment variables (``$MY_PYTHON``), as b2luigi allows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+from b2core.hookspecs import JobCommand
+from b2core.paths import log_file_dir, map_folder, script_dir, task_file_dir
+from b2core.settings import get_setting
+
+_VARIABLE = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def quote_allowing_variables(word: str) -> str:
+    """Quote a word so only $NAME / ${NAME} expand; $(...), backticks and quotes stay literal."""
+    parts = []
+    position = 0
+    for match in _VARIABLE.finditer(word):
+        parts.append(shlex.quote(word[position : match.start()]) if match.start() > position else "")
+        parts.append('"' + match.group(0) + '"')
+        position = match.end()
+    if position < len(word) or not parts:
+        parts.append(shlex.quote(word[position:]))
+    return "".join(parts)
+
+
+def task_spec_path(task: Any) -> Path:
+    """Where the job finds its task's family and parameters, so it need not rebuild the graph."""
+    return Path(task_file_dir(task)) / "task.json"
+
+
+def write_task_spec(task: Any) -> Path:
+    """Record what the job must instantiate: module, family and luigi string parameters."""
+    path = task_spec_path(task)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "task_id": task.task_id,
+        "module": task.task_module,
+        "family": task.get_task_family(),
+        "params": task.to_str_params(only_significant=False, only_public=False),
+    }
+    _write_atomically(path, json.dumps(spec))
+    return path
+
+
+def job_command(task: Any) -> JobCommand:
+    """The command line that runs one task inside a job (before any plugin wraps it)."""
+    main = sys.modules.get("__main__")
+    script = os.path.basename(getattr(main, "__file__", "") or "")
+    executable = get_setting("executable", task=task) or [sys.executable]
+    argv = [*get_setting("executable_prefix", task=task, deprecated_keys=["cmd_prefix"]), *executable]
+    expandable = len(argv)
+    if get_setting("add_filename_to_cmd", task=task) and script:
+        argv.append(script)
+    argv += ["--batch-runner", "--task-id", task.task_id, "--task-spec", str(task_spec_path(task))]
+    argv += get_setting("task_cmd_additional_args", task=task)
+    return JobCommand(argv=argv, env_script=get_setting("env_script", task=task), expandable=expandable)
+
+
+def working_dir(task: Any) -> str:
+    """The folder the job runs in: the working_dir setting, else the steering script's folder."""
+    configured = get_setting("working_dir", task=task)
+    return map_folder(configured) if configured and configured != "." else (configured or script_dir())
+
+
+def shell_words(command: JobCommand) -> str:
+    """The command as one shell line: leading executable words may expand $VARS, the rest are literal."""
+    words = [quote_allowing_variables(w) for w in command.argv[: command.expandable]]
+    return " ".join(words + [shlex.quote(w) for w in command.argv[command.expandable :]])
+
+
+def render_wrapper(task: Any, command: JobCommand) -> str:
+    """The text of executable_wrapper.sh for one task."""
+    lines = [
+        f"#!/usr/bin/env {shlex.quote(get_setting('shell', task=task))}",
+        "# Written by b2core: runs exactly one task. Safe to read, not meant to be edited.",
+        "set -e",
+        f"cd {shlex.quote(working_dir(task))}",
+        "echo 'Working in the folder:'; pwd",
+    ]
+    if command.env_script:
+        lines += ["echo 'Setting up the environment'", f"source {shlex.quote(command.env_script)}"]
+    for key, value in get_setting("env", task=task).items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise ValueError(f"Setting 'env' of task {task.task_id} has an invalid variable name {key!r}")
+        lines.append(f"export {key}={shlex.quote(str(value))}")
+    lines += [*command.notes, "echo 'Will now execute the program'", "exec " + shell_words(command), ""]
+    return "\n".join(lines)
+
+
+def write_wrapper(task: Any) -> Path:
+    """Write the task spec and executable_wrapper.sh (after plugins had the chance to wrap the command)."""
+    from b2core.plugins import plugin_manager
+
+    write_task_spec(task)
+    command = job_command(task)
+    wrapped = plugin_manager().hook.b2core_wrap_command(task=task, command=command)
+    path = Path(task_file_dir(task)) / "executable_wrapper.sh"
+    _write_atomically(path, render_wrapper(task, wrapped or command))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def log_paths(task: Any) -> tuple[Path, Path]:
+    """(stdout, stderr) of a task's job, in its log folder (created)."""
+    folder = Path(log_file_dir(task))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "stdout", folder / "stderr"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + f".tmp{os.getpid()}")
+    temporary.write_text(text)
+    os.replace(temporary, path)

@@ -1,0 +1,195 @@
+"""process(): the one call at the bottom of a steering script; flags decide what it does."""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from typing import Any
+
+import luigi
+from b2core.cli import arguments
+from b2core.cli.graph import dependants, walk
+from b2core.errors import B2CoreError
+from b2core.execution import mark_in_job, run_in_job
+from b2core.settings_models import validate_all_sources
+from b2core.task import flatten_targets
+from luigi.task import flatten
+
+_called = False
+
+
+def process(
+    task_like_elements: Any,
+    show_output: bool = False,
+    dry_run: bool = False,
+    test: bool = False,
+    batch: bool = False,
+    remove: list[str] | str | None = None,
+    remove_only: list[str] | str | None = None,
+    auto_confirm: bool = False,
+    keep_tasks: list[str] | str | None = None,
+    ignore_additional_command_line_args: bool = False,
+    argv: list[str] | None = None,
+    **kwargs: Any,
+) -> bool:
+    """Run the workflow of these tasks; exits non-zero when a task failed or --dry-run finds work."""
+    global _called
+    if _called and argv is None:
+        raise RuntimeError("You are not allowed to call process twice in your code!")
+    _called = True
+    roots = list(task_like_elements) if isinstance(task_like_elements, list | tuple) else [task_like_elements]
+    args = arguments.parse(argv if argv is not None else sys.argv[1:], ignore_additional_command_line_args)
+    try:
+        return _dispatch(
+            roots,
+            args,
+            show_output,
+            dry_run,
+            test,
+            batch,
+            remove,
+            remove_only,
+            auto_confirm,
+            keep_tasks,
+            kwargs,
+        )
+    except B2CoreError as error:
+        print(f"b2core: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("b2core: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+def _names(value: list[str] | str | None, flag: str) -> list[str]:
+    if isinstance(value, str):
+        value = value.split(",")
+    return [n for n in (value or []) + flag.split(",") if n]
+
+
+def _dispatch(
+    roots, args, show_output, dry_run, test, batch, remove, remove_only, auto_confirm, keep, kwargs
+) -> bool:
+    if args.batch_runner:
+        if not args.task_id:
+            raise B2CoreError("--batch-runner needs --task-id")
+        run_in_job(roots, args.task_id, args.task_spec or None)
+        return True
+    if show_output or args.show_output:
+        show_all_outputs(roots)
+        return True
+    central = args.scheduler_host is not None or args.scheduler_port
+    if (dry_run or args.dry_run) and central:
+        raise B2CoreError("--dry-run cannot be combined with a central scheduler")
+    if dry_run or args.dry_run:
+        sys.exit(0 if print_dry_run(roots) == 0 else 1)
+    removal = _names(remove, args.remove), _names(remove_only, args.remove_only)
+    if removal[0] or removal[1]:
+        remove_outputs(roots, *removal, keep=_names(keep, args.keep), auto_confirm=auto_confirm or args.yes)
+        return True
+    validate_all_sources()
+    if args.workers is not None:
+        kwargs["workers"] = args.workers
+    if test or args.test:
+        if central:
+            raise B2CoreError("--test cannot be combined with a central scheduler")
+        mark_in_job()
+        kwargs.setdefault("log_level", "DEBUG")
+    if central:
+        kwargs.update(scheduler_host=args.scheduler_host or "localhost", local_scheduler=False)
+        if args.scheduler_port:
+            kwargs["scheduler_port"] = args.scheduler_port
+    else:
+        kwargs.setdefault("local_scheduler", True)
+    success = run_luigi(roots, batch_mode=(batch or args.batch) and not (test or args.test), **kwargs)
+    if not success:
+        sys.exit(1)
+    return True
+
+
+def run_luigi(roots: list[Any], batch_mode: bool, **kwargs: Any) -> bool:
+    """luigi.build with b2core's worker; True when every task succeeded."""
+    from b2core.worker import WorkerSchedulerFactory
+
+    kwargs.setdefault("log_level", "INFO")
+    result = luigi.build(
+        roots,
+        worker_scheduler_factory=WorkerSchedulerFactory(batch_mode=batch_mode),
+        detailed_summary=True,
+        **kwargs,
+    )
+    return result.status in (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY)
+
+
+def show_all_outputs(roots: list[Any]) -> None:
+    """Print every output by name with its paths: green if it exists, red if not."""
+    by_key: dict[str, list[tuple[str, bool]]] = defaultdict(list)
+    for task in walk(roots):
+        for key, target in flatten_targets(task.output()):
+            by_key[key].append((getattr(target, "path", str(target)), target.exists()))
+    for key in sorted(by_key):
+        print(key)
+        for path, exists in by_key[key]:
+            colour = "\033[32m" if exists else "\033[31m"
+            print(f"\t{colour}{path}\033[0m" if sys.stdout.isatty() else f"\t{path}")
+        print()
+
+
+def print_dry_run(roots: list[Any]) -> int:
+    """Print what would run, calling each task's dry_run(); returns how many tasks would run."""
+    by_family: dict[str, list[Any]] = defaultdict(list)
+    for task in walk(roots, prune_complete=True):
+        if not isinstance(task, luigi.ExternalTask) or task.run != luigi.ExternalTask.run:
+            by_family[task.get_task_family()].append(task)
+    total = 0
+    for family, tasks in by_family.items():
+        print(family)
+        for task in tasks:
+            print(f"\tWould run {task}")
+            if hasattr(task, "dry_run"):
+                print("\tcall: dry_run()")
+                task.dry_run()
+            total += 1
+        print()
+    print(f"In total {total}" if total else "All tasks are finished!")
+    return total
+
+
+def remove_outputs(
+    roots: list[Any], remove: list[str], remove_only: list[str], keep: list[str], auto_confirm: bool
+) -> None:
+    """Remove outputs of named task classes (and, with --remove, of every task depending on them)."""
+    tasks = {task.task_id: task for task in walk(roots)}
+    chosen = {tid for tid, t in tasks.items() if t.get_task_family() in set(remove) | set(remove_only)}
+    if remove:
+        parents = dependants(roots)
+        stack = [tid for tid in chosen if tasks[tid].get_task_family() in remove]
+        while stack:
+            for parent in parents.get(stack.pop(), ()):
+                if parent not in chosen:
+                    chosen.add(parent)
+                    stack.append(parent)
+    for family in keep:
+        print(f"Keeping {family} outputs.")
+    chosen = {tid for tid in chosen if tasks[tid].get_task_family() not in keep}
+    existing = [tasks[tid] for tid in chosen if any(t.exists() for t in flatten(tasks[tid].output()))]
+    if not existing:
+        print("Nothing to remove.")
+        return
+    for task in existing:
+        print(f"Would remove the outputs of {task}")
+    if (
+        not auto_confirm
+        and input("Are you sure you want to remove these outputs? [y/N]: ").strip().lower() != "y"
+    ):
+        print("No tasks were removed.")
+        return
+    for task in existing:
+        print(f"Removing output for {task}")
+        if hasattr(task, "remove_output"):
+            print("\tcall: remove_output()")
+            task.remove_output()
+        else:
+            for target in flatten(task.output()):
+                if target.exists():
+                    target.remove()

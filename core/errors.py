@@ -1,0 +1,37 @@
+"""Exceptions users see; each names the setting, task or file at fault."""
+
+
+class B2CoreError(Exception):
+    """Base of every error b2core raises on purpose."""
+
+
+class SettingsError(B2CoreError, ValueError):
+    """A setting is missing, has the wrong type, or an unknown value."""
+
+
+class OutputPathError(B2CoreError, ValueError):
+    """A parameter value would put an output outside result_dir."""
+
+
+class BackendError(B2CoreError, RuntimeError):
+    """A batch backend is unknown, not installed or not usable here."""
+
+
+class BatchCommandError(B2CoreError, RuntimeError):
+    """A batch system command failed; carries the command's own error text."""
+
+    def __init__(self, argv: list[str], returncode: int, stdout: str = "", stderr: str = "") -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        text = (stderr or stdout).strip()
+        super().__init__(f"`{' '.join(self.argv)}` failed with exit code {returncode}: {text}")
+
+
+class PermanentBatchError(BatchCommandError):
+    """A batch command failure that retrying cannot fix (bad option, unknown queue)."""
+
+
+class TaskNotFoundError(B2CoreError, LookupError):
+    """A batch job was asked to run a task id the workflow does not contain."""

@@ -1,0 +1,214 @@
+"""Running one task's run(): staged outputs, dynamic dependencies, and the entry point inside a job."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import subprocess
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import luigi
+import luigi.worker
+from b2core.errors import TaskNotFoundError
+from b2core.settings import get_setting
+from b2core.staging import OutputStaging, active_staging
+from luigi.task import flatten
+
+logger = logging.getLogger("b2core")
+NewDeps = list[tuple[str, str, dict[str, str]]]
+
+_in_job = False
+
+
+def running_in_job() -> bool:
+    """True inside a batch job or --test run, where dispatched tasks run inline."""
+    return _in_job
+
+
+def mark_in_job() -> None:
+    """Declare this process a job: dispatch() then runs tasks inline."""
+    global _in_job
+    _in_job = True
+
+
+def create_output_dirs(task: Any) -> None:
+    """Create the folders of every output, so run() can open its files directly."""
+    for target in flatten(task.output()):
+        makedirs = getattr(target, "makedirs", None)
+        if makedirs is not None:
+            makedirs()
+
+
+def run_staged(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | None:
+    """Run task.run() with staged outputs; returns luigi-style new deps if it yielded incomplete ones.
+
+    Outputs are moved into place only when run() finished; on an exception or when run() must wait
+    for new dependencies, what it wrote is removed.
+    """
+    create_output_dirs(task)
+    staging = OutputStaging()
+    task.__dict__["_b2core_staging"] = staging
+    try:
+        new_deps = _drive(task, check_complete)
+    except BaseException:
+        staging.discard()
+        raise
+    finally:
+        task.__dict__.pop("_b2core_staging", None)
+    if new_deps:
+        staging.discard()
+    else:
+        staging.commit()
+    return new_deps
+
+
+def _drive(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | None:
+    generator = task.run()
+    if not isinstance(generator, types.GeneratorType):
+        return None
+    reply = None
+    while True:
+        try:
+            requires = generator.send(reply)
+        except StopIteration:
+            return None
+        if not isinstance(requires, luigi.DynamicRequirements):
+            requires = luigi.DynamicRequirements(requires)
+        if not requires.complete(check_complete):
+            return [(t.task_module, t.task_family, t.to_str_params()) for t in requires.flat_requirements]
+        reply = requires.paths
+
+
+class StagedTaskProcess(luigi.worker.ContextManagedTaskProcess):
+    """luigi's task process with atomic outputs."""
+
+    def _run_get_new_deps(self) -> NewDeps | None:
+        return run_staged(self.task, self.check_complete)
+
+
+def load_task_from_spec(spec_path: str, task_id: str) -> Any:
+    """Instantiate the job's task from its spec file, in O(1) instead of rebuilding the graph."""
+    spec = json.loads(Path(spec_path).read_text())
+    task_class = luigi.task_register.Register.get_task_cls(spec["family"])
+    task = task_class.from_str_params(spec["params"])
+    if task.task_id != task_id:
+        raise TaskNotFoundError(
+            f"The task spec {spec_path} describes {task.task_id}, but the job was asked to run {task_id}; "
+            "the task's parameters or code changed since submission"
+        )
+    return task
+
+
+def find_task_in_graph(roots: list[Any], task_id: str) -> Any:
+    """Find a task by id by walking the graph from the roots (when no spec file is given)."""
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        task = stack.pop()
+        if task.task_id in seen:
+            continue
+        if task.task_id == task_id:
+            return task
+        seen.add(task.task_id)
+        stack.extend(flatten(task.requires()))
+    raise TaskNotFoundError(
+        f"The task id {task_id} does not exist in the locally reproduced task graph; "
+        "requires() must build the same graph on every call"
+    )
+
+
+def run_in_job(roots: list[Any], task_id: str, spec_path: str | None) -> None:
+    """What a batch job does: run one task, write new dependencies for the steering process, exit."""
+    from b2core.batch.engine import NEW_DEPENDENCIES_FILE
+    from b2core.paths import task_file_dir
+
+    mark_in_job()
+    task = load_task_from_spec(spec_path, task_id) if spec_path else find_task_in_graph(roots, task_id)
+    try:
+        new_deps = run_staged(task, lambda t: t.complete())
+    except BaseException as error:
+        task.on_failure(error)
+        raise
+    if new_deps:
+        target = Path(task_file_dir(task)) / NEW_DEPENDENCIES_FILE
+        target.write_text(json.dumps(new_deps))
+        print(f"Task {task_id} needs {len(new_deps)} new dependencies; the steering process schedules them")
+        return
+    task.on_success()
+
+
+def dispatch(run: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a task's run() in a child process, so a crash in native code fails the task, not the run."""
+
+    @functools.wraps(run)
+    def dispatched(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if running_in_job():
+            return run(self, *args, **kwargs)
+        run_in_child_process(self)
+        return None
+
+    return dispatched
+
+
+def run_in_child_process(task: Any) -> None:
+    """Run one task through its job wrapper as a blocking child process, logs in its log folder."""
+    from b2core.batch.wrapper import log_paths, write_wrapper
+
+    wrapper = write_wrapper(task)
+    stdout_path, stderr_path = log_paths(task)
+    with open(stdout_path, "w") as stdout, open(stderr_path, "w") as stderr:
+        code = subprocess.call([str(wrapper)], stdout=stdout, stderr=stderr)
+    if code != 0:
+        raise RuntimeError(
+            f"Task {task.task_id} failed in its child process with exit code {code}; see {stderr_path}"
+            + tail_of(stderr_path)
+        )
+
+
+def tail_of(path: Path | str, lines: int = 10) -> str:
+    """The last lines of a log file, indented, for failure messages."""
+    try:
+        text = Path(path).read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return ("\nLast lines of stderr:\n" + "\n".join("    " + line for line in text)) if text else ""
+
+
+class DispatchableTask:
+    """Mixin: implement process() instead of run(); it runs in a child process."""
+
+    def process(self) -> None:
+        """The task's work, run in a child process."""
+        raise NotImplementedError(f"{type(self).__name__} must implement process()")
+
+    def run(self) -> None:
+        """Dispatch process() to a child process."""
+        dispatch(type(self).process)(self)
+
+
+def on_temporary_files(run: Callable[..., Any]) -> Callable[..., Any]:
+    """Write outputs in scratch_dir first, moving them into place only if run() succeeds."""
+
+    @functools.wraps(run)
+    def with_scratch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        staging = active_staging(self)
+        if staging is not None:
+            staging.scratch_dir = get_setting("scratch_dir", task=self)
+            return run(self, *args, **kwargs)
+        staging = OutputStaging(get_setting("scratch_dir", task=self))
+        self.__dict__["_b2core_staging"] = staging
+        try:
+            result = run(self, *args, **kwargs)
+        except BaseException:
+            staging.discard()
+            raise
+        finally:
+            self.__dict__.pop("_b2core_staging", None)
+        staging.commit()
+        return result
+
+    return with_scratch

@@ -1,0 +1,101 @@
+"""Where outputs, logs and task files of a task live; refuses any path that escapes its base folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from b2core.errors import OutputPathError
+from b2core.parameters import is_hidden, serialize_for_path
+from b2core.settings import get_setting
+
+
+def script_dir() -> str:
+    """The folder of the steering script, which relative settings paths are resolved against."""
+    main = sys.modules.get("__main__")
+    main_file = getattr(main, "__file__", None)
+    if main_file:
+        return os.path.dirname(os.path.abspath(main_file))
+    return os.getcwd()
+
+
+def map_folder(folder: str) -> str:
+    """Make a folder setting absolute: relative paths start at the script's folder, not the cwd."""
+    folder = os.path.expanduser(os.path.expandvars(folder))
+    if os.path.isabs(folder):
+        return folder
+    return os.path.abspath(os.path.join(script_dir(), folder))
+
+
+def serialized_parameters(task: Any, include_hidden: bool = False) -> list[tuple[str, str]]:
+    """(name, text) of each significant parameter, in luigi's parameter order, as used in folder names."""
+    values = task.param_kwargs
+    result = []
+    for name, parameter in task.get_params():
+        if not parameter.significant or (is_hidden(parameter) and not include_hidden):
+            continue
+        result.append((name, serialize_for_path(parameter, values[name])))
+    return result
+
+
+def _check_segment(task: Any, name: str, text: str) -> None:
+    reason = None
+    if text in ("", ".", ".."):
+        reason = f"it is {text!r}" if text else "it is empty"
+    elif "/" in text or os.sep in text or (os.altsep and os.altsep in text):
+        reason = "it contains a path separator"
+    elif "\0" in text:
+        reason = "it contains a NUL character"
+    if reason:
+        raise OutputPathError(
+            f"Parameter '{name}' of task {task.task_id} has the value {text!r}, which cannot be a folder name "
+            f"because {reason}; use {name} = b2core.Parameter(hashed=True) to hash it into a safe name."
+        )
+
+
+def parameter_folders(task: Any, include_hidden: bool = False) -> list[str]:
+    """The folder names that encode a task's parameters; no name can leave its base folder."""
+    cache = task.__dict__.setdefault("_b2core_folders", {})
+    if include_hidden not in cache:
+        cache[include_hidden] = _parameter_folders(task, include_hidden)
+    return cache[include_hidden]
+
+
+def _parameter_folders(task: Any, include_hidden: bool) -> list[str]:
+    separator = get_setting("parameter_separator", task=task)
+    with_names = get_setting("use_parameter_name_in_output", task=task)
+    folders = []
+    for name, text in serialized_parameters(task, include_hidden):
+        _check_segment(task, name, text)
+        folder = f"{name}{separator}{text}" if with_names else text
+        _check_segment(task, name, folder)
+        folders.append(folder)
+    return folders
+
+
+def output_file_name(task: Any, base_filename: str, result_dir: str | None = None) -> str:
+    """<result_dir>/<p1=v1>/.../<file> for one output of a task."""
+    if os.path.isabs(base_filename) or ".." in Path(base_filename).parts or "\0" in base_filename:
+        raise OutputPathError(
+            f"Output name {base_filename!r} of task {task.task_id} must be a relative path inside it"
+        )
+    base = result_dir if result_dir is not None else map_folder(get_setting("result_dir", task=task))
+    return os.path.join(base, *parameter_folders(task), base_filename)
+
+
+def log_file_dir(task: Any) -> str:
+    """<log_dir>/<p1=v1>/.../<TaskFamily>/, or the task's own get_log_file_dir()."""
+    if hasattr(task, "get_log_file_dir"):
+        return task.get_log_file_dir()
+    base = map_folder(get_setting("log_dir", task=task, deprecated_keys=["log_folder"]))
+    return os.path.join(base, *parameter_folders(task), task.get_task_family(), "")
+
+
+def task_file_dir(task: Any) -> str:
+    """<task_file_dir>/<p1=v1>/.../<TaskFamily>/ (hidden parameters included), or the task's own."""
+    if hasattr(task, "get_task_file_dir"):
+        return task.get_task_file_dir()
+    base = map_folder(get_setting("task_file_dir", task=task))
+    return os.path.join(base, *parameter_folders(task, include_hidden=True), task.get_task_family(), "")

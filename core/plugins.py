@@ -1,0 +1,111 @@
+"""Finding plugins: pluggy hooks from ``b2core.plugins``, backends from ``b2core.batch_systems``.
+
+Listing backends reads installed metadata only; a backend's module is imported by stevedore when a
+task asks for it. Set B2CORE_DISABLE_PLUGIN_AUTOLOAD=1 to load no third-party hook module.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from importlib import metadata
+from typing import Any
+
+import pluggy
+from b2core import hookspecs
+from b2core.errors import BackendError
+from b2core.hookspecs import Detection
+from b2core.settings_models import register_settings_model
+from stevedore import DriverManager
+
+BACKEND_GROUP = "b2core.batch_systems"
+HOOK_GROUP = "b2core.plugins"
+AUTO = "auto"
+
+
+@cache
+def plugin_manager() -> pluggy.PluginManager:
+    """The run's plugin manager, with every installed hook module registered and validated."""
+    manager = pluggy.PluginManager("b2core")
+    manager.add_hookspecs(hookspecs)
+    if not os.environ.get("B2CORE_DISABLE_PLUGIN_AUTOLOAD"):
+        manager.load_setuptools_entrypoints(HOOK_GROUP)
+    manager.check_pending()
+    for models in manager.hook.b2core_settings_models():
+        for model in models or ():
+            register_settings_model(model)
+    return manager
+
+
+def installed_backends() -> dict[str, metadata.EntryPoint]:
+    """Backend name to entry point, from installed metadata, importing nothing."""
+    return {ep.name: ep for ep in metadata.entry_points(group=BACKEND_GROUP)}
+
+
+def distribution_of(entry_point: metadata.EntryPoint) -> tuple[str, str]:
+    """(distribution name, version) that provides an entry point, for `b2core plugins`."""
+    dist = entry_point.dist
+    return (dist.name, dist.version) if dist is not None else ("?", "?")
+
+
+@cache
+def backend_class(name: str) -> type:
+    """Import one backend class by its name; unknown names list what is installed and how to add it."""
+    if name not in installed_backends():
+        raise BackendError(unknown_backend_message(name))
+    manager = DriverManager(BACKEND_GROUP, name, invoke_on_load=False)
+    cls = manager.driver
+    from b2core.batch.backend import BatchBackend
+
+    if not (isinstance(cls, type) and issubclass(cls, BatchBackend)):
+        raise BackendError(
+            f"The entry point '{name}' in {BACKEND_GROUP} is not a BatchBackend subclass: {cls!r}"
+        )
+    if cls.settings_model is not None:
+        register_settings_model(cls.settings_model)
+    return cls
+
+
+def unknown_backend_message(name: str) -> str:
+    """The error for a batch_system nobody provides."""
+    known = ", ".join(sorted(installed_backends())) or "none"
+    return (
+        f"Unknown batch_system '{name}'. Installed backends: {known} (or 'auto'). "
+        f"If '{name}' is a batch system b2core supports, install it with: pip install b2core-{name}"
+    )
+
+
+def detections() -> list[Detection]:
+    """Every installed plugin's answer on whether its batch system is usable here, best first."""
+    answers = [d for d in plugin_manager().hook.b2core_detect_backend() if d is not None]
+    return sorted(answers, key=lambda d: (-d.priority, d.name))
+
+
+@cache
+def resolve_auto() -> str:
+    """The backend `auto` stands for: the highest-priority available one, or a loud error."""
+    from b2core.settings import get_setting
+
+    answers = detections()
+    for detection in answers:
+        if detection.available:
+            return detection.name
+    checked = (
+        "; ".join(f"{d.name}: {d.detail or 'not available'}" for d in answers) or "no batch plugin installed"
+    )
+    if get_setting("auto_fallback_to_local"):
+        import logging
+
+        logging.getLogger("b2core").warning(
+            "batch_system=auto found no batch system (%s); running locally", checked
+        )
+        return "local"
+    raise BackendError(
+        f"batch_system = 'auto' found no usable batch system ({checked}). Install a plugin "
+        "(e.g. pip install b2core-slurm), set batch_system explicitly, or set auto_fallback_to_local = true."
+    )
+
+
+def all_hook_modules() -> list[tuple[str, Any]]:
+    """(name, module) of every registered hook module, for `b2core plugins`."""
+    return [(name, plugin) for name, plugin in plugin_manager().list_name_plugin() if name]

@@ -1,0 +1,206 @@
+"""The settings hierarchy: task attribute, set_setting, environment, settings.json, user config, defaults.
+
+Lookups are hot (every output path asks for ``result_dir``), so settings files are parsed once and
+re-read only when their modification time changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from b2core.errors import SettingsError
+
+_NO_DEFAULT: Any = object()
+_global_settings: dict[str, Any] = {}
+_file_cache: dict[Path, tuple[float, int | None, dict[str, Any] | None]] = {}
+_paths_cache: dict[tuple[str | None, str], list[Path]] = {}
+RECHECK_SECONDS = 2.0
+_cache_lock = threading.Lock()
+
+SETTINGS_FILE_NAME = "settings.json"
+SETTINGS_FILE_ENV = "B2CORE_SETTINGS_JSON"
+LEGACY_SETTINGS_FILE_ENV = "B2LUIGI_SETTINGS_JSON"
+ENV_PREFIX = "B2CORE_"
+
+
+class DeprecatedSettingsWarning(DeprecationWarning):
+    """Warns that a setting was found under a name that is being phased out."""
+
+
+def set_setting(key: str, value: Any) -> None:
+    """Set a setting for the whole process, below task attributes and above every file."""
+    from b2core.settings_models import validate_setting
+
+    validate_setting(key, value, source="set_setting()")
+    _global_settings[key] = value
+
+
+def clear_setting(key: str) -> None:
+    """Remove a setting given with set_setting; missing keys are fine."""
+    _global_settings.pop(key, None)
+
+
+def get_setting(
+    key: str,
+    default: Any = _NO_DEFAULT,
+    task: Any = None,
+    deprecated_keys: Iterable[str] | None = None,
+) -> Any:
+    """Resolve one setting, first hit wins: task, set_setting, B2CORE_ env, settings.json, user config.
+
+    As in b2luigi, no default (or ``default=None``) means the setting is required, unless a typed
+    core or plugin setting model gives it a default.
+    """
+    for name in (key, *(deprecated_keys or ())):
+        found, value, source = _lookup(name, task)
+        if found:
+            if name != key:
+                warnings.warn(
+                    f"The setting '{name}' is deprecated, use '{key}' instead.",
+                    DeprecatedSettingsWarning,
+                    stacklevel=2,
+                )
+            from b2core.settings_models import validate_setting
+
+            return validate_setting(key, value, source=source)
+    if default is not _NO_DEFAULT and default is not None:
+        return default
+    from b2core.settings_models import model_default
+
+    has_default, value = model_default(key)
+    if has_default:
+        return value
+    raise SettingsError(f"No settings found for {key}!" + (f" (task {task})" if task is not None else ""))
+
+
+def find_setting_source(key: str, task: Any = None) -> str | None:
+    """Name where a setting comes from, for error messages and `b2core status`."""
+    found, _, source = _lookup(key, task)
+    return source if found else None
+
+
+def _lookup(key: str, task: Any) -> tuple[bool, Any, str]:
+    if task is not None and _task_has(task, key):
+        return True, getattr(task, key), f"attribute '{key}' of task {type(task).__name__}"
+    if key in _global_settings:
+        return True, _global_settings[key], "set_setting()"
+    env_name = ENV_PREFIX + key.upper()
+    if env_name in os.environ:
+        return True, _parse_env_value(os.environ[env_name]), f"environment variable {env_name}"
+    for path, values in iter_settings_files():
+        if key in values:
+            return True, values[key], str(path)
+    return False, None, ""
+
+
+def _task_has(task: Any, key: str) -> bool:
+    if key in getattr(task, "__dict__", {}):
+        return True
+    return any(key in klass.__dict__ for klass in type(task).__mro__)
+
+
+def _parse_env_value(raw: str) -> Any:
+    """Let environment variables carry JSON (lists, dicts, numbers), else take the plain string."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def settings_file_paths() -> list[Path]:
+    """All settings files in precedence order: the named file or cwd upwards, then the user config."""
+    named = os.environ.get(SETTINGS_FILE_ENV) or os.environ.get(LEGACY_SETTINGS_FILE_ENV)
+    key = (named, os.getcwd())
+    if key not in _paths_cache:
+        _paths_cache[key] = _settings_file_paths(named)
+    return _paths_cache[key]
+
+
+def _settings_file_paths(named: str | None) -> list[Path]:
+    paths: list[Path] = []
+    if named:
+        paths.append(Path(named))
+    else:
+        folder = Path.cwd()
+        while True:
+            paths.append(folder / SETTINGS_FILE_NAME)
+            if folder.parent == folder:
+                break
+            folder = folder.parent
+    paths.append(user_settings_path())
+    return paths
+
+
+def user_settings_path() -> Path:
+    """The per-user settings file, in the platform's config folder."""
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("b2core")) / SETTINGS_FILE_NAME
+
+
+def iter_settings_files() -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Yield every existing settings file with its parsed content, nearest first."""
+    named = os.environ.get(SETTINGS_FILE_ENV) or os.environ.get(LEGACY_SETTINGS_FILE_ENV)
+    if named and _read_settings_file(Path(named)) is None:
+        raise SettingsError(f"The settings file named by {SETTINGS_FILE_ENV} does not exist: {named}")
+    for path in settings_file_paths():
+        values = _read_settings_file(path)
+        if values is not None:
+            yield path, values
+
+
+def _read_settings_file(path: Path) -> dict[str, Any] | None:
+    """Parse a settings file, trusting the cache for a moment so hot lookups need no system call."""
+    now = time.monotonic()
+    with _cache_lock:
+        cached = _file_cache.get(path)
+    if cached and now - cached[0] < RECHECK_SECONDS:
+        return cached[2]
+    try:
+        mtime: int | None = path.stat().st_mtime_ns
+    except OSError:
+        mtime = None
+    if cached and cached[1] == mtime:
+        values = cached[2]
+    elif mtime is None:
+        values = None
+    else:
+        values = _parse_settings_file(path)
+    with _cache_lock:
+        _file_cache[path] = (now, mtime, values)
+    return values
+
+
+def _parse_settings_file(path: Path) -> dict[str, Any]:
+    try:
+        values = json.loads(path.read_text())
+    except ValueError as error:
+        raise SettingsError(f"The settings file {path} is not valid JSON: {error}") from error
+    if not isinstance(values, dict):
+        raise SettingsError(f"The settings file {path} must hold a JSON object, not {type(values).__name__}")
+    return values
+
+
+@contextmanager
+def with_new_settings() -> Iterator[None]:
+    """Run a block with an empty set_setting layer, restoring the old one afterwards (for tests)."""
+    global _global_settings
+    saved = _global_settings
+    _global_settings = {}
+    try:
+        yield
+    finally:
+        _global_settings = saved
+
+
+def global_settings() -> dict[str, Any]:
+    """The set_setting layer, read-only by convention; used to ship settings into batch jobs."""
+    return dict(_global_settings)

@@ -1,0 +1,155 @@
+"""Typed models of the core's settings and of every plugin's; wrong types fail naming the setting.
+
+Plugins add their models through the ``b2core_settings_models`` hook; the registry below is what
+``get_setting`` validates against and what the docs' settings reference is generated from.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from functools import cache
+from typing import Any
+
+from b2core.errors import SettingsError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EnvValue = str | int | float | bool
+
+
+class CoreSettings(BaseSettings):
+    """Settings every b2core run understands; each may also come from a B2CORE_<NAME> variable."""
+
+    model_config = SettingsConfigDict(env_prefix="B2CORE_", extra="ignore")
+
+    result_dir: str = Field(
+        ".", description="Base folder of all outputs; relative paths start at the script's folder."
+    )
+    log_dir: str = Field("logs", description="Base folder of the per-task stdout/stderr logs.")
+    task_file_dir: str = Field("task_files", description="Base folder of wrapper scripts and submit files.")
+    parameter_separator: str = Field(
+        "=", description="Separator between parameter name and value in folder names."
+    )
+    use_parameter_name_in_output: bool = Field(
+        True, description="False gives folders named by the value only."
+    )
+    scratch_dir: str = Field(
+        tempfile.gettempdir(), description="Where on_temporary_files writes before the move."
+    )
+    batch_system: str = Field(
+        "auto", description="Backend for batch mode: an installed backend's name, or auto."
+    )
+    auto_fallback_to_local: bool = Field(
+        False, description="Let auto run locally when no batch system is found."
+    )
+    shell: str = Field("bash", description="Shell of the job wrapper script.")
+    working_dir: str | None = Field(
+        None, description="Folder the job changes into; default: the script's folder."
+    )
+    env_script: str = Field("", description="Script sourced by the job wrapper before the task runs.")
+    env: dict[str, EnvValue] = Field({}, description="Environment variables the job wrapper exports.")
+    executable: list[str] | None = Field(
+        None, description="Python command of the job; default: this interpreter."
+    )
+    executable_prefix: list[str] = Field([], description="Command put before the executable (e.g. strace).")
+    add_filename_to_cmd: bool = Field(True, description="Pass the script's file name to the executable.")
+    task_cmd_additional_args: list[str] = Field(
+        [], description="Extra arguments appended to the job command."
+    )
+    job_name: str | None = Field(None, description="Name batch systems show for the job.")
+    max_resubmissions: int = Field(0, ge=0, description="How often a failed batch job is submitted again.")
+    poll_interval: float = Field(5.0, gt=0, description="Seconds between status queries of a batch system.")
+    submit_interval: float = Field(
+        0.5, ge=0, description="Seconds runnable tasks are gathered into one submission."
+    )
+    max_array_size: int = Field(1000, ge=1, description="Most tasks put into one job array or submission.")
+    cancel_jobs_on_interrupt: bool = Field(
+        True, description="Ctrl-C cancels the run's jobs; False leaves them."
+    )
+    batch_command_retries: int = Field(
+        3, ge=0, description="Retries of a failing batch command before giving up."
+    )
+    batch_command_retry_wait: float = Field(
+        1.0, ge=0, description="First wait between retries, doubled each time."
+    )
+    show_progress: bool | None = Field(
+        None, description="Live progress display; default: on a terminal only."
+    )
+
+
+_models: list[type[BaseModel]] = [CoreSettings]
+
+
+def register_settings_model(model: type[BaseModel]) -> None:
+    """Add a plugin's settings model so its settings are typed and documented."""
+    if model not in _models:
+        _models.append(model)
+        _field_index.cache_clear()
+
+
+def settings_models() -> list[type[BaseModel]]:
+    """Every registered model, the core's first."""
+    return list(_models)
+
+
+@cache
+def _field_index() -> dict[str, tuple[type[BaseModel], TypeAdapter[Any], Any]]:
+    index: dict[str, tuple[type[BaseModel], TypeAdapter[Any], Any]] = {}
+    for model in _models:
+        for name, info in model.model_fields.items():
+            index[name] = (model, TypeAdapter(info.annotation), info)
+    return index
+
+
+def validate_setting(key: str, value: Any, source: str) -> Any:
+    """Check a known setting's value against its type; unknown keys are the user's own and pass."""
+    entry = _field_index().get(key)
+    if entry is None:
+        return value
+    model, adapter, info = entry
+    try:
+        checked = adapter.validate_python(value)
+    except ValidationError as error:
+        problem = "; ".join(e["msg"] for e in error.errors())
+        raise SettingsError(
+            f"Setting '{key}' from {source} has the wrong type or value {value!r}: {problem} "
+            f"(expected {_type_name(info.annotation)}, see {model.__name__})"
+        ) from None
+    for constraint in info.metadata:
+        bound = {"ge": "at least", "gt": "greater than"}
+        for attr, words in bound.items():
+            limit = getattr(constraint, attr, None)
+            if limit is not None and not (checked >= limit if attr == "ge" else checked > limit):
+                raise SettingsError(f"Setting '{key}' from {source} must be {words} {limit}, got {value!r}")
+    return checked
+
+
+def model_default(key: str) -> tuple[bool, Any]:
+    """The default a model gives a setting, if it is a known one with a default."""
+    entry = _field_index().get(key)
+    if entry is None or entry[2].is_required():
+        return False, None
+    return True, entry[2].get_default(call_default_factory=True)
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def validate_all_sources() -> None:
+    """Check every known setting in set_setting, environment and files, so mistakes fail at start."""
+    import os
+
+    from b2core import settings
+
+    for key, value in settings.global_settings().items():
+        validate_setting(key, value, "set_setting()")
+    for key in _field_index():
+        env_name = settings.ENV_PREFIX + key.upper()
+        if env_name in os.environ:
+            validate_setting(
+                key, settings._parse_env_value(os.environ[env_name]), f"environment variable {env_name}"
+            )
+    for path, values in settings.iter_settings_files():
+        for key, value in values.items():
+            validate_setting(key, value, str(path))

@@ -1,0 +1,132 @@
+"""luigi's worker with one change: each task is run in-process or handed to a batch backend."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import luigi
+import luigi.interface
+import luigi.worker
+from b2core.batch.engine import BatchEngine
+from b2core.batch.jobstore import JobStore
+from b2core.batch.process import BatchTaskProcess, store_path
+from b2core.errors import B2CoreError
+from b2core.execution import StagedTaskProcess
+from b2core.paths import map_folder
+from b2core.plugins import AUTO, installed_backends, plugin_manager, resolve_auto, unknown_backend_message
+from b2core.settings import get_setting
+from luigi.scheduler import FAILED
+
+logger = logging.getLogger("b2core")
+
+
+def _defines(task: Any, key: str) -> bool:
+    return key in task.__dict__ or any(key in klass.__dict__ for klass in type(task).__mro__)
+
+
+def choose_backend(task: Any, batch_mode: bool) -> str | None:
+    """The backend a task runs on, or None to run it in this process.
+
+    Without --batch only tasks that name their own batch_system (or need a container) leave the
+    process; wrapper tasks never do, they have no work of their own.
+    """
+    if isinstance(task, luigi.WrapperTask):
+        return None
+    if batch_mode or _defines(task, "batch_system"):
+        name = get_setting("batch_system", task=task)
+        if name == AUTO:
+            name = resolve_auto()
+        if name not in installed_backends():
+            raise B2CoreError(f"Task {task.task_id}: {unknown_backend_message(name)}")
+        if batch_mode or name != "local":
+            return name
+    if plugin_manager().hook.b2core_task_needs_wrapper(task=task):
+        return "local"
+    return None
+
+
+class FailedTaskProcess:
+    """Stands in for a task that could not even be started, reporting why."""
+
+    use_multiprocessing = False
+    exitcode = 0
+    timeout_time = None
+
+    def __init__(self, task: Any, result_queue: Any, explanation: str) -> None:
+        self.task = task
+        self.result_queue = result_queue
+        self.explanation = explanation
+
+    def run(self) -> None:
+        """Report the failure at once."""
+        self.result_queue.put((self.task.task_id, FAILED, self.explanation, [], []))
+
+    def is_alive(self) -> bool:
+        """Never alive."""
+        return False
+
+    def terminate(self) -> None:
+        """Nothing to stop."""
+
+
+class B2Worker(luigi.worker.Worker):
+    """Routes tasks to in-process runs with atomic outputs, or to the batch engine."""
+
+    batch_mode = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.engine: BatchEngine | None = None
+
+    def _create_task_process(self, task: Any) -> Any:
+        try:
+            backend = choose_backend(task, self.batch_mode)
+        except B2CoreError as error:
+            return FailedTaskProcess(task, self._task_result_queue, str(error))
+        if backend is None:
+            process = super()._create_task_process(task)
+            process.__class__ = StagedTaskProcess  # same state, staged run(); keeps luigi's construction
+            return process
+        return BatchTaskProcess(task, backend, self._engine(), self._task_result_queue, self._config.timeout)
+
+    def _engine(self) -> BatchEngine:
+        if self.engine is None:
+            self.engine = BatchEngine(JobStore(store_path(map_folder(get_setting("log_dir")))))
+        return self.engine
+
+    def __exit__(self, kind: Any, value: Any, traceback: Any) -> bool:
+        if self.engine is not None:
+            if kind is not None:
+                self._stop_jobs(interrupted=kind is KeyboardInterrupt)
+            self._running_tasks = {
+                k: p for k, p in self._running_tasks.items() if not isinstance(p, BatchTaskProcess)
+            }
+        try:
+            return super().__exit__(kind, value, traceback)
+        finally:
+            if self.engine is not None:
+                self.engine.close()
+
+    def _stop_jobs(self, interrupted: bool) -> None:
+        unfinished = self.engine.unfinished() if self.engine else []
+        if not unfinished:
+            return
+        if interrupted and not get_setting("cancel_jobs_on_interrupt"):
+            print(f"Interrupted: leaving {len(unfinished)} job(s) running; start again to re-attach to them.")
+            return
+        count = self.engine.cancel(unfinished)
+        print(f"Interrupted: cancelled {count} batch job(s) submitted by this run.")
+
+
+class WorkerSchedulerFactory(luigi.interface._WorkerSchedulerFactory):
+    """Gives luigi.build b2core's worker (and, locally, b2core's scheduler)."""
+
+    def __init__(self, batch_mode: bool = False) -> None:
+        self.batch_mode = batch_mode
+
+    def create_worker(self, scheduler: Any, worker_processes: int, assistant: bool = False) -> B2Worker:
+        """A worker that knows whether this run is in batch mode."""
+        worker = B2Worker(scheduler=scheduler, worker_processes=worker_processes, assistant=assistant)
+        worker.batch_mode = self.batch_mode
+        return worker
