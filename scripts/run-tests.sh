@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs what is missing (a venv with tox, the
+# local Slurm cluster when running as root), then every tox environment. Extra args go to tox.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ ! -x .venv/bin/tox ]]; then
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --upgrade pip
+    .venv/bin/pip install --quiet tox
+fi
+if [[ $(id -u) -eq 0 ]]; then
+    bash scripts/slurm-cluster.sh start
+else
+    echo "Not root: not starting the local Slurm cluster; Slurm tests will skip (or fail where B2CORE_REQUIRE_CLUSTERS=1)."
+fi
+exec .venv/bin/tox run -e "${TOX_ENVS:-lint,core,example,slurm,htcondor,lsf,gbasf2,apptainer}" "$@"

@@ -1,0 +1,42 @@
+"""Shared fixtures: a clean settings layer and a scratch workflow folder for every test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+REQUIRE_CLUSTERS = os.environ.get("B2CORE_REQUIRE_CLUSTERS") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip a test that needs a real cluster, but fail it in CI (B2CORE_REQUIRE_CLUSTERS=1)."""
+    if REQUIRE_CLUSTERS:
+        pytest.fail(f"{reason} (B2CORE_REQUIRE_CLUSTERS=1 turns this skip into a failure)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def slurm_cluster() -> None:
+    """Require the local Slurm cluster started by scripts/slurm-cluster.sh."""
+    if shutil.which("sbatch") is None:
+        skip_or_fail("Slurm is not installed (run scripts/slurm-cluster.sh start as root)")
+    if subprocess.run(["bash", "scripts/slurm-cluster.sh", "status"], capture_output=True).returncode != 0:
+        skip_or_fail("the local Slurm cluster is not running (scripts/slurm-cluster.sh start)")
+
+
+@pytest.fixture(autouse=True)
+def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Isolate each test from set_setting calls, B2CORE_ variables and the user's settings files."""
+    from b2core import plugins, settings
+
+    for name in list(os.environ):
+        if name.startswith("B2CORE_") and name != "B2CORE_REQUIRE_CLUSTERS" and name != "B2CORE_STANDIN_DIR":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setattr(settings, "_global_settings", {})
+    settings._paths_cache.clear()
+    settings._file_cache.clear()
+    plugins.resolve_auto.cache_clear()
