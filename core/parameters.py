@@ -39,9 +39,7 @@ class HashableParameterMixin:
         if hidden is None:
             hidden = not self.significant
         if not hidden and not self.significant:
-            raise ValueError(
-                "A parameter with significant=False is always hidden; hidden=False contradicts it"
-            )
+            raise ValueError("A parameter with significant=False is always hidden; hidden=False contradicts it")
         self.hidden = hidden
 
     def serialize_for_path(self, value: Any) -> str:

@@ -78,9 +78,7 @@ def _parameter_folders(task: Any, include_hidden: bool) -> list[str]:
 def output_file_name(task: Any, base_filename: str, result_dir: str | None = None) -> str:
     """<result_dir>/<p1=v1>/.../<file> for one output of a task."""
     if os.path.isabs(base_filename) or ".." in Path(base_filename).parts or "\0" in base_filename:
-        raise OutputPathError(
-            f"Output name {base_filename!r} of task {task.task_id} must be a relative path inside it"
-        )
+        raise OutputPathError(f"Output name {base_filename!r} of task {task.task_id} must be a relative path inside it")
     base = result_dir if result_dir is not None else map_folder(get_setting("result_dir", task=task))
     return os.path.join(base, *parameter_folders(task), base_filename)
 

@@ -58,9 +58,7 @@ def backend_class(name: str) -> type:
     from b2core.batch.backend import BatchBackend
 
     if not (isinstance(cls, type) and issubclass(cls, BatchBackend)):
-        raise BackendError(
-            f"The entry point '{name}' in {BACKEND_GROUP} is not a BatchBackend subclass: {cls!r}"
-        )
+        raise BackendError(f"The entry point '{name}' in {BACKEND_GROUP} is not a BatchBackend subclass: {cls!r}")
     if cls.settings_model is not None:
         register_settings_model(cls.settings_model)
     return cls
@@ -90,15 +88,11 @@ def resolve_auto() -> str:
     for detection in answers:
         if detection.available:
             return detection.name
-    checked = (
-        "; ".join(f"{d.name}: {d.detail or 'not available'}" for d in answers) or "no batch plugin installed"
-    )
+    checked = "; ".join(f"{d.name}: {d.detail or 'not available'}" for d in answers) or "no batch plugin installed"
     if get_setting("auto_fallback_to_local"):
         import logging
 
-        logging.getLogger("b2core").warning(
-            "batch_system=auto found no batch system (%s); running locally", checked
-        )
+        logging.getLogger("b2core").warning("batch_system=auto found no batch system (%s); running locally", checked)
         return "local"
     raise BackendError(
         f"batch_system = 'auto' found no usable batch system ({checked}). Install a plugin "

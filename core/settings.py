@@ -81,6 +81,19 @@ def get_setting(
     raise SettingsError(f"No settings found for {key}!" + (f" (task {task})" if task is not None else ""))
 
 
+def get_merged_dict(key: str, task: Any = None) -> dict[str, Any]:
+    """A dict setting as the global value updated by the task's own; always a new dict, never shared.
+
+    Used for per-system options (slurm_settings, htcondor_settings) where a task adds to the
+    site-wide options instead of replacing them.
+    """
+    found, value, _ = _lookup(key, None)
+    merged = dict(value) if found and value else {}
+    if task is not None and _task_has(task, key):
+        merged.update(getattr(task, key) or {})
+    return merged
+
+
 def find_setting_source(key: str, task: Any = None) -> str | None:
     """Name where a setting comes from, for error messages and `b2core status`."""
     found, _, source = _lookup(key, task)

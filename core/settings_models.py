@@ -22,59 +22,31 @@ class CoreSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="B2CORE_", extra="ignore")
 
-    result_dir: str = Field(
-        ".", description="Base folder of all outputs; relative paths start at the script's folder."
-    )
+    result_dir: str = Field(".", description="Base folder of all outputs; relative paths start at the script's folder.")
     log_dir: str = Field("logs", description="Base folder of the per-task stdout/stderr logs.")
     task_file_dir: str = Field("task_files", description="Base folder of wrapper scripts and submit files.")
-    parameter_separator: str = Field(
-        "=", description="Separator between parameter name and value in folder names."
-    )
-    use_parameter_name_in_output: bool = Field(
-        True, description="False gives folders named by the value only."
-    )
-    scratch_dir: str = Field(
-        tempfile.gettempdir(), description="Where on_temporary_files writes before the move."
-    )
-    batch_system: str = Field(
-        "auto", description="Backend for batch mode: an installed backend's name, or auto."
-    )
-    auto_fallback_to_local: bool = Field(
-        False, description="Let auto run locally when no batch system is found."
-    )
+    parameter_separator: str = Field("=", description="Separator between parameter name and value in folder names.")
+    use_parameter_name_in_output: bool = Field(True, description="False gives folders named by the value only.")
+    scratch_dir: str = Field(tempfile.gettempdir(), description="Where on_temporary_files writes before the move.")
+    batch_system: str = Field("auto", description="Backend for batch mode: an installed backend's name, or auto.")
+    auto_fallback_to_local: bool = Field(False, description="Let auto run locally when no batch system is found.")
     shell: str = Field("bash", description="Shell of the job wrapper script.")
-    working_dir: str | None = Field(
-        None, description="Folder the job changes into; default: the script's folder."
-    )
+    working_dir: str | None = Field(None, description="Folder the job changes into; default: the script's folder.")
     env_script: str = Field("", description="Script sourced by the job wrapper before the task runs.")
     env: dict[str, EnvValue] = Field({}, description="Environment variables the job wrapper exports.")
-    executable: list[str] | None = Field(
-        None, description="Python command of the job; default: this interpreter."
-    )
+    executable: list[str] | None = Field(None, description="Python command of the job; default: this interpreter.")
     executable_prefix: list[str] = Field([], description="Command put before the executable (e.g. strace).")
     add_filename_to_cmd: bool = Field(True, description="Pass the script's file name to the executable.")
-    task_cmd_additional_args: list[str] = Field(
-        [], description="Extra arguments appended to the job command."
-    )
+    task_cmd_additional_args: list[str] = Field([], description="Extra arguments appended to the job command.")
     job_name: str | None = Field(None, description="Name batch systems show for the job.")
     max_resubmissions: int = Field(0, ge=0, description="How often a failed batch job is submitted again.")
     poll_interval: float = Field(5.0, gt=0, description="Seconds between status queries of a batch system.")
-    submit_interval: float = Field(
-        0.5, ge=0, description="Seconds runnable tasks are gathered into one submission."
-    )
+    submit_interval: float = Field(0.5, ge=0, description="Seconds runnable tasks are gathered into one submission.")
     max_array_size: int = Field(1000, ge=1, description="Most tasks put into one job array or submission.")
-    cancel_jobs_on_interrupt: bool = Field(
-        True, description="Ctrl-C cancels the run's jobs; False leaves them."
-    )
-    batch_command_retries: int = Field(
-        3, ge=0, description="Retries of a failing batch command before giving up."
-    )
-    batch_command_retry_wait: float = Field(
-        1.0, ge=0, description="First wait between retries, doubled each time."
-    )
-    show_progress: bool | None = Field(
-        None, description="Live progress display; default: on a terminal only."
-    )
+    cancel_jobs_on_interrupt: bool = Field(True, description="Ctrl-C cancels the run's jobs; False leaves them.")
+    batch_command_retries: int = Field(3, ge=0, description="Retries of a failing batch command before giving up.")
+    batch_command_retry_wait: float = Field(1.0, ge=0, description="First wait between retries, doubled each time.")
+    show_progress: bool | None = Field(None, description="Live progress display; default: on a terminal only.")
 
 
 _models: list[type[BaseModel]] = [CoreSettings]
@@ -147,9 +119,7 @@ def validate_all_sources() -> None:
     for key in _field_index():
         env_name = settings.ENV_PREFIX + key.upper()
         if env_name in os.environ:
-            validate_setting(
-                key, settings._parse_env_value(os.environ[env_name]), f"environment variable {env_name}"
-            )
+            validate_setting(key, settings._parse_env_value(os.environ[env_name]), f"environment variable {env_name}")
     for path, values in settings.iter_settings_files():
         for key, value in values.items():
             validate_setting(key, value, str(path))

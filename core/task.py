@@ -79,9 +79,7 @@ class Task(luigi.Task):
         paths = _paths_by_name(self.input())
         candidates = paths.get(key, []) if key is not None else [p for ps in paths.values() for p in ps]
         if len(candidates) != 1:
-            raise ValueError(
-                f"Task {self.task_id} expected exactly one input for {key!r}, found {len(candidates)}"
-            )
+            raise ValueError(f"Task {self.task_id} expected exactly one input for {key!r}, found {len(candidates)}")
         return candidates[0]
 
     def get_all_input_file_names(self) -> Iterator[str]:

@@ -99,9 +99,7 @@ class B2Worker(luigi.worker.Worker):
         if self.engine is not None:
             if kind is not None:
                 self._stop_jobs(interrupted=kind is KeyboardInterrupt)
-            self._running_tasks = {
-                k: p for k, p in self._running_tasks.items() if not isinstance(p, BatchTaskProcess)
-            }
+            self._running_tasks = {k: p for k, p in self._running_tasks.items() if not isinstance(p, BatchTaskProcess)}
         try:
             return super().__exit__(kind, value, traceback)
         finally:

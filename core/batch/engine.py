@@ -89,12 +89,7 @@ class BatchEngine:
         """Queue a task for submission, or re-attach to its job if an earlier run left one active."""
         backend = self.backend(backend_name)
         previous = self.store.latest(task.task_id)
-        if (
-            previous
-            and previous.state in ACTIVE_STATES
-            and previous.job_id
-            and previous.backend == backend_name
-        ):
+        if previous and previous.state in ACTIVE_STATES and previous.job_id and previous.backend == backend_name:
             return self._reattach(task, backend, previous)
         attempt = previous.attempt + 1 if previous else 1
         job = TrackedJob(task, backend_name, self._spec(task, backend, attempt))
@@ -173,14 +168,10 @@ class BatchEngine:
     def _submit_chunk(self, backend: BatchBackend, jobs: list[TrackedJob]) -> None:
         self.store.upsert_many([job.record for job in jobs])
         try:
-            ids = self._with_retries(
-                f"submitting to {backend.name}", backend.submit, [job.spec for job in jobs]
-            )
+            ids = self._with_retries(f"submitting to {backend.name}", backend.submit, [job.spec for job in jobs])
         except BatchCommandError as error:
             for job in jobs:
-                self._finish(
-                    job, JobStatus(JobState.FAILED, "SUBMISSION_FAILED", reason=str(error)), retry=False
-                )
+                self._finish(job, JobStatus(JobState.FAILED, "SUBMISSION_FAILED", reason=str(error)), retry=False)
             return
         if len(ids) != len(jobs):
             raise RuntimeError(f"Backend {backend.name} returned {len(ids)} job ids for {len(jobs)} jobs")
@@ -202,9 +193,7 @@ class BatchEngine:
             statuses = self._with_retries(f"querying {name}", backend.query, list(jobs))
         except BatchCommandError as error:
             for job in list(jobs.values()):
-                self._finish(
-                    job, JobStatus(JobState.FAILED, "STATUS_UNAVAILABLE", reason=str(error)), retry=False
-                )
+                self._finish(job, JobStatus(JobState.FAILED, "STATUS_UNAVAILABLE", reason=str(error)), retry=False)
             return
         for job_id, job in list(jobs.items()):
             status = statuses.get(job_id)
@@ -301,9 +290,7 @@ class BatchEngine:
                 except BatchCommandError as error:
                     logger.error("Could not cancel %d job(s) on %s: %s", len(submitted), name, error)
             for job in group:
-                self._finish(
-                    job, JobStatus(JobState.FAILED, "CANCELLED", reason="cancelled by b2core"), retry=False
-                )
+                self._finish(job, JobStatus(JobState.FAILED, "CANCELLED", reason="cancelled by b2core"), retry=False)
             count += len(submitted)
         self._flush_records()
         return count

@@ -116,9 +116,7 @@ class JobStore:
 
     def history(self, task_id: str) -> list[JobRecord]:
         """Every attempt of a task, oldest first."""
-        rows = self._db.execute(
-            "SELECT * FROM jobs WHERE task_id = ? ORDER BY attempt", (task_id,)
-        ).fetchall()
+        rows = self._db.execute("SELECT * FROM jobs WHERE task_id = ? ORDER BY attempt", (task_id,)).fetchall()
         return [JobRecord(*row) for row in rows]
 
 

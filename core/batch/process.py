@@ -21,9 +21,7 @@ class BatchTaskProcess:
     use_multiprocessing = False
     exitcode = 0
 
-    def __init__(
-        self, task: Any, backend: str, engine: BatchEngine, result_queue: Any, worker_timeout: Any
-    ) -> None:
+    def __init__(self, task: Any, backend: str, engine: BatchEngine, result_queue: Any, worker_timeout: Any) -> None:
         self.task = task
         self.backend = backend
         self.engine = engine
@@ -41,9 +39,7 @@ class BatchTaskProcess:
         try:
             self.job = self.engine.start(self.task, self.backend)
         except Exception as error:
-            self._report(
-                FAILED, f"Task {self.task.task_id} could not be prepared for {self.backend}: {error}"
-            )
+            self._report(FAILED, f"Task {self.task.task_id} could not be prepared for {self.backend}: {error}")
 
     def is_alive(self) -> bool:
         """False once the job ended; the result is then on luigi's result queue."""
@@ -73,9 +69,7 @@ class BatchTaskProcess:
             missing = [t.path for t in flatten(self.task.output()) if hasattr(t, "path") and not t.exists()]
             if not self.task.complete():
                 listing = ", ".join(missing) or "complete() is False"
-                self._report(
-                    FAILED, self._explain(job, f"the job succeeded but the outputs are missing: {listing}")
-                )
+                self._report(FAILED, self._explain(job, f"the job succeeded but the outputs are missing: {listing}"))
                 return
             self.task.trigger_event(Event.SUCCESS, self.task)
             self._report(DONE, "")

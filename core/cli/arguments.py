@@ -15,20 +15,14 @@ def parser() -> argparse.ArgumentParser:
         help="Show what would run; exit 1 if anything would, 0 if all is complete.",
     )
     p.add_argument("--test", action="store_true", help="Run everything in this process with debug logs.")
-    p.add_argument(
-        "--batch", action="store_true", help="Run tasks on the batch system (setting batch_system)."
-    )
+    p.add_argument("--batch", action="store_true", help="Run tasks on the batch system (setting batch_system).")
     p.add_argument("--batch-runner", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--task-id", default="", help=argparse.SUPPRESS)
     p.add_argument("--task-spec", default="", help=argparse.SUPPRESS)
-    p.add_argument(
-        "--workers", type=int, default=None, help="How many tasks run (or jobs are in flight) at once."
-    )
+    p.add_argument("--workers", type=int, default=None, help="How many tasks run (or jobs are in flight) at once.")
     p.add_argument("--scheduler-host", default=None, help="Use luigi's central scheduler on this host.")
     p.add_argument("--scheduler-port", type=int, default=0, help="Port of luigi's central scheduler.")
-    p.add_argument(
-        "--remove", default="", help="Remove outputs of these task classes and of what depends on them."
-    )
+    p.add_argument("--remove", default="", help="Remove outputs of these task classes and of what depends on them.")
     p.add_argument("--remove-only", default="", help="Remove outputs of exactly these task classes.")
     p.add_argument("--keep", default="", help="Task classes whose outputs --remove keeps.")
     p.add_argument("-y", "--yes", action="store_true", help="Do not ask before removing outputs.")

@@ -67,9 +67,7 @@ def _names(value: list[str] | str | None, flag: str) -> list[str]:
     return [n for n in (value or []) + flag.split(",") if n]
 
 
-def _dispatch(
-    roots, args, show_output, dry_run, test, batch, remove, remove_only, auto_confirm, keep, kwargs
-) -> bool:
+def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_only, auto_confirm, keep, kwargs) -> bool:
     if args.batch_runner:
         if not args.task_id:
             raise B2CoreError("--batch-runner needs --task-id")
@@ -178,10 +176,7 @@ def remove_outputs(
         return
     for task in existing:
         print(f"Would remove the outputs of {task}")
-    if (
-        not auto_confirm
-        and input("Are you sure you want to remove these outputs? [y/N]: ").strip().lower() != "y"
-    ):
+    if not auto_confirm and input("Are you sure you want to remove these outputs? [y/N]: ").strip().lower() != "y":
         print("No tasks were removed.")
         return
     for task in existing:

@@ -148,17 +148,13 @@ class SchedTask:
         """Parameters that may be shown (luigi's ParameterVisibility.PUBLIC)."""
         vis = self.param_visibilities
         return {
-            k: v
-            for k, v in self.params.items()
-            if vis.get(k, ParameterVisibility.PUBLIC) == ParameterVisibility.PUBLIC
+            k: v for k, v in self.params.items() if vis.get(k, ParameterVisibility.PUBLIC) == ParameterVisibility.PUBLIC
         }
 
     @property
     def pretty_id(self) -> str:
         """Family(param=value, ...) as luigi's UI shows it."""
-        return "{}({})".format(
-            self.family, ", ".join(f"{k}={v}" for k, v in sorted(self.public_params.items()))
-        )
+        return "{}({})".format(self.family, ", ".join(f"{k}={v}" for k, v in sorted(self.public_params.items())))
 
     def is_batchable(self) -> bool:
         """Kept for metrics collectors written against luigi's Task."""
@@ -272,13 +268,9 @@ class LinearScheduler:
     ) -> None:
         """Read the [scheduler] and [resources] config like luigi's Scheduler does."""
         self._config = config or SchedulerConfig(**kwargs)
-        self._resources: dict[str, int] = dict(
-            resources or configuration.get_config().getintdict("resources") or {}
-        )
+        self._resources: dict[str, int] = dict(resources or configuration.get_config().getintdict("resources") or {})
         self._task_history = task_history_impl or history.NopHistory()
-        self._metrics = MetricsCollectors.get(
-            self._config.metrics_collector, self._config.metrics_custom_import
-        )
+        self._metrics = MetricsCollectors.get(self._config.metrics_collector, self._config.metrics_custom_import)
         self._default_policy = self._config._get_retry_policy()
         self._tasks: dict[str, SchedTask] = {}
         self._workers: dict[str, SchedWorker] = {}
@@ -665,9 +657,7 @@ class LinearScheduler:
             ):
                 self._re_enable(task, to_failed=True)
         dead = [
-            w.id
-            for w in list(self._workers.values())
-            if w.last_active + self._config.worker_disconnect_delay < now
+            w.id for w in list(self._workers.values()) if w.last_active + self._config.worker_disconnect_delay < now
         ]
         if dead or now - self._last_full_prune > _FULL_PRUNE_INTERVAL:
             self._full_prune(dead, now)
@@ -677,9 +667,7 @@ class LinearScheduler:
         self._last_full_prune = now
         dead = set(dead_workers)
         for wid in dead:
-            logger.debug(
-                "Worker %s timed out (no contact for >=%ss)", wid, self._config.worker_disconnect_delay
-            )
+            logger.debug("Worker %s timed out (no contact for >=%ss)", wid, self._config.worker_disconnect_delay)
             self._workers.pop(wid, None)
         assistants = {w.id for w in self._workers.values() if w.assistant}
         remove = []
@@ -711,12 +699,7 @@ class LinearScheduler:
             if task.status == DISABLED and task.scheduler_disable_time is not None:
                 if now - task.scheduler_disable_time > self._config.disable_persist:
                     self._re_enable(task, to_failed=True)
-            if (
-                task.status == FAILED
-                and self._config.retry_delay >= 0
-                and task.retry is not None
-                and task.retry < now
-            ):
+            if task.status == FAILED and self._config.retry_delay >= 0 and task.retry is not None and task.retry < now:
                 self._set_status(task, PENDING)
             if task.remove and now >= task.remove:
                 remove.append(task)
@@ -873,8 +856,7 @@ class LinearScheduler:
             added = [d for d in new_deps if d not in task.deps]
             if added:
                 deps_changed = (
-                    self._set_deps(task, itertools.chain(task.deps, added), priority, stakeholder)
-                    or deps_changed
+                    self._set_deps(task, itertools.chain(task.deps, added), priority, stakeholder) or deps_changed
                 )
 
         if task.resources != resources:
@@ -1277,9 +1259,7 @@ class LinearScheduler:
                 table.setdefault(current, "")
                 continue
             if expanded:
-                table[current] = max(
-                    (table.get(d, "") for d in task.deps), key=UPSTREAM_SEVERITY_KEY, default=""
-                )
+                table[current] = max((table.get(d, "") for d in task.deps), key=UPSTREAM_SEVERITY_KEY, default="")
                 continue
             if current in table:
                 continue
@@ -1356,9 +1336,7 @@ class LinearScheduler:
 
     def resources(self) -> dict[str, dict[str, int]]:
         """Total and used amount of every configured resource."""
-        return {
-            name: {"total": total, "used": self._used.get(name, 0)} for name, total in self._resources.items()
-        }
+        return {name: {"total": total, "used": self._used.get(name, 0)} for name, total in self._resources.items()}
 
     def resource_list(self) -> list[dict[str, Any]]:
         """Resources with the running tasks that hold them."""
