@@ -3,6 +3,7 @@
 A drop-in for b2luigi: ``import b2core as b2luigi``.
 """
 
+import luigi as _luigi
 from b2core.cli.process import process
 from b2core.decorators import inherits, requires
 from b2core.execution import DispatchableTask, dispatch, on_temporary_files
@@ -11,9 +12,10 @@ from b2core.parameters import PARAMETER_TYPES
 from b2core.settings import clear_setting, get_setting, set_setting, with_new_settings
 from b2core.targets import LocalTarget
 from b2core.task import ExternalTask, Task, WrapperTask
-from luigi import *  # noqa: F403 - re-export luigi's public names, as b2luigi does
 from luigi.util import copies
 
+# luigi's public names too, as b2luigi offers them, without shadowing b2core's own (Task, task, ...).
+globals().update({name: getattr(_luigi, name) for name in _luigi.__all__ if name not in globals()})
 globals().update(PARAMETER_TYPES)
 
 __version__ = "0.1.0"
@@ -35,4 +37,5 @@ __all__ = [
     "set_setting",
     "with_new_settings",
     *PARAMETER_TYPES,
+    *(name for name in _luigi.__all__ if name not in PARAMETER_TYPES),
 ]
