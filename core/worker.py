@@ -15,6 +15,7 @@ from b2core.errors import B2CoreError
 from b2core.execution import StagedTaskProcess
 from b2core.paths import map_folder
 from b2core.plugins import AUTO, installed_backends, plugin_manager, resolve_auto, unknown_backend_message
+from b2core.progress import ProgressTracker
 from b2core.settings import get_setting
 from luigi.scheduler import FAILED
 
@@ -74,10 +75,24 @@ class B2Worker(luigi.worker.Worker):
     """Routes tasks to in-process runs with atomic outputs, or to the batch engine."""
 
     batch_mode = False
+    tracker: ProgressTracker | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.engine: BatchEngine | None = None
+
+    def _add_task(self, *args: Any, **kwargs: Any) -> Any:
+        if self.tracker is not None:
+            self.tracker.task_changed(
+                kwargs["task_id"], kwargs.get("family", ""), kwargs["status"], kwargs.get("expl", "")
+            )
+        return super()._add_task(*args, **kwargs)
+
+    def _run_task(self, task_id: str) -> None:
+        task = self._scheduled_tasks.get(task_id)
+        if self.tracker is not None and task is not None:
+            self.tracker.task_changed(task_id, task.get_task_family(), "RUNNING")
+        super()._run_task(task_id)
 
     def _create_task_process(self, task: Any) -> Any:
         try:
@@ -120,11 +135,13 @@ class B2Worker(luigi.worker.Worker):
 class WorkerSchedulerFactory(luigi.interface._WorkerSchedulerFactory):
     """Gives luigi.build b2core's worker (and, locally, b2core's scheduler)."""
 
-    def __init__(self, batch_mode: bool = False) -> None:
+    def __init__(self, batch_mode: bool = False, tracker: ProgressTracker | None = None) -> None:
         self.batch_mode = batch_mode
+        self.tracker = tracker
 
     def create_worker(self, scheduler: Any, worker_processes: int, assistant: bool = False) -> B2Worker:
         """A worker that knows whether this run is in batch mode."""
         worker = B2Worker(scheduler=scheduler, worker_processes=worker_processes, assistant=assistant)
         worker.batch_mode = self.batch_mode
+        worker.tracker = self.tracker
         return worker

@@ -7,6 +7,7 @@ can still tell how they ended.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -77,10 +78,8 @@ class LocalBackend(BatchBackend):
         """Terminate each job's whole process group."""
         for job_id in job_ids:
             pid = int(job_id.partition(":")[0])
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
 
 class TestBackend(LocalBackend):

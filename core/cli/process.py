@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections import defaultdict
 from typing import Any
@@ -106,16 +107,27 @@ def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_onl
 
 
 def run_luigi(roots: list[Any], batch_mode: bool, **kwargs: Any) -> bool:
-    """luigi.build with b2core's worker; True when every task succeeded."""
+    """luigi.build with b2core's worker and progress display; True when every task succeeded."""
+    from b2core.plugins import plugin_manager
+    from b2core.progress import ProgressDisplay, ProgressTracker, failure_summary
+    from b2core.settings import get_setting
     from b2core.worker import WorkerSchedulerFactory
 
-    kwargs.setdefault("log_level", "INFO")
-    result = luigi.build(
-        roots,
-        worker_scheduler_factory=WorkerSchedulerFactory(batch_mode=batch_mode),
-        detailed_summary=True,
-        **kwargs,
-    )
+    show = get_setting("show_progress")
+    live = sys.stderr.isatty() if show is None else show
+    kwargs.setdefault("log_level", "WARNING" if live else "INFO")
+    tracker = ProgressTracker()
+    manager = plugin_manager()
+    manager.register(tracker, name="b2core-progress")
+    factory = WorkerSchedulerFactory(batch_mode=batch_mode, tracker=tracker)
+    try:
+        with ProgressDisplay(tracker, live=live) if show is not False else contextlib.nullcontext():
+            result = luigi.build(roots, worker_scheduler_factory=factory, detailed_summary=True, **kwargs)
+    finally:
+        manager.unregister(tracker)
+    summary = failure_summary(tracker)
+    if summary:
+        print(summary, file=sys.stderr)
     return result.status in (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY)
 
 
