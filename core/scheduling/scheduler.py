@@ -424,37 +424,86 @@ class LinearScheduler:
                 return False
         return True
 
+    def _clean_top(self, heap: list[tuple[Any, ...]], worker_id: str) -> None:
+        """Drop stale entries from the top of a ready heap."""
+        while heap and not self._entry_valid(heap[0], worker_id):
+            heapq.heappop(heap)
+
     def _pick(self, worker: SchedWorker) -> SchedTask | None:
-        """Highest-ranked ready task of this worker whose resources are free."""
-        candidates = []
-        for key in list(worker.heaps):
-            heap = worker.heaps[key]
-            while heap and not self._entry_valid(heap[0], worker.id):
-                heapq.heappop(heap)
+        """Best-ranked ready task of this worker that luigi's greedy resource pass would hand out."""
+        heaps = worker.heaps
+        frontier = []
+        for key in list(heaps):
+            heap = heaps[key]
+            self._clean_top(heap, worker.id)
             if heap:
-                candidates.append((heap[0], key))
+                frontier.append((heap[0][0], heap[0][1], key))
             else:
-                del worker.heaps[key]
-        if not candidates:
+                del heaps[key]
+        if not frontier:
             return None
-        if len(candidates) == 1 and not candidates[0][1]:
-            return heapq.heappop(worker.heaps[()])[3]
-        candidates.sort(key=lambda c: c[0][:2])
-        # like luigi's greedy pass: a better-ranked task that waits for resources reserves them
-        # (up to the number of free processes) so cheaper tasks cannot starve it
-        reserved: collections.defaultdict[str, int] = collections.defaultdict(int)
-        n_running = sum(1 for t in self._running.values() if t.worker_running == worker.id)
-        budget = max(0, int(worker.info.get("workers", 1) or 1) - n_running)
-        for entry, key in candidates:
+        if len(frontier) == 1 and not frontier[0][2]:
+            return heapq.heappop(heaps[()])[3]
+        return self._pick_greedy(worker, frontier)
+
+    def _pick_greedy(self, worker: SchedWorker, frontier: list[tuple[Any, Any, tuple[Any, ...]]]) -> SchedTask | None:
+        """luigi's get_work loop restricted to ready tasks: walk candidates in rank order, let running
+        tasks and better-ranked waiting tasks reserve resources (one per free worker process) so that
+        cheaper tasks cannot starve them. Tasks of one heap share their resources, so a heap is left
+        as soon as its next task cannot change anything; the walk is O(heaps + processes)."""
+        heapq.heapify(frontier)
+        heaps = worker.heaps
+        limit = time.time() - self._config.worker_disconnect_delay
+        greedy_workers = {
+            w.id: int(w.info.get("workers", 1) or 1)
+            for w in self._workers.values()
+            if w.last_get_work is not None and w.last_get_work > limit
+        }
+        greedy_res: collections.defaultdict[str, int] = collections.defaultdict(int)
+        running = sorted(self._running.values(), key=self._rank_key)
+        next_running = 0
+        set_aside: list[tuple[tuple[Any, ...], tuple[Any, ...]]] = []
+        best = None
+        while frontier:
+            neg_prio, seq, key = heapq.heappop(frontier)
+            # running tasks ranked above this candidate count first, as in luigi's sorted walk
+            while next_running < len(running) and self._rank_key(running[next_running]) < (neg_prio, seq):
+                task = running[next_running]
+                next_running += 1
+                if task.worker_running in greedy_workers:
+                    greedy_workers[task.worker_running] -= 1
+                    for name, amount in (task.resources_running or {}).items():
+                        greedy_res[name] += amount
+            heap = heaps[key]
+            entry = heapq.heappop(heap)
             task = entry[3]
-            if self._fits(task.resources, self._used, reserved):
-                heapq.heappop(worker.heaps[key])
-                return task
-            if budget > 0 and self._fits(task.resources, reserved):
-                budget -= 1
-                for name, amount in task.resources.items():
-                    reserved[name] += amount
-        return None
+            if not self._fits(task.resources, greedy_res):
+                set_aside.append((key, entry))  # greedy usage only grows: the rest of this heap fails too
+                continue
+            if self._fits(task.resources, self._used):
+                best = task
+                break
+            set_aside.append((key, entry))
+            for runner in task.workers:
+                if greedy_workers.get(runner, 0) > 0:
+                    greedy_workers[runner] -= 1
+                    for name, amount in task.resources.items():
+                        greedy_res[name] += amount
+                    break
+            else:
+                continue  # nothing reserved: the next tasks of this heap behave the same way
+            self._clean_top(heap, worker.id)
+            if heap:
+                heapq.heappush(frontier, (heap[0][0], heap[0][1], key))
+        for key, entry in set_aside:
+            heapq.heappush(heaps[key], entry)
+        return best
+
+    @staticmethod
+    def _rank_key(task: SchedTask) -> tuple[Any, int]:
+        """Sort key equal to luigi's rank order (priority desc, then creation order)."""
+        prio = task.priority if isinstance(task.priority, (int, float)) else 0
+        return (-prio, task.seq)
 
     # ------------------------------------------------------------------ status changes
     def _transition(self, task: SchedTask, new_status: str) -> None:
@@ -574,7 +623,7 @@ class LinearScheduler:
     def _set_deps(self, task: SchedTask, new_deps: Iterable[str], prio: Any, stakeholder: str | None) -> bool:
         """Replace task.deps, keeping reverse deps and the blocking counter exact."""
         old = task.deps
-        ordered = [d for d in dict.fromkeys(new_deps)]
+        ordered = list(dict.fromkeys(new_deps))
         new_set = set(ordered)
         if new_set == old:
             return False
@@ -696,9 +745,12 @@ class LinearScheduler:
                 self._set_status(task, FAILED)
             if not task.stakeholders and task.remove is None and task.status != RUNNING:
                 task.remove = now + self._config.remove_delay
-            if task.status == DISABLED and task.scheduler_disable_time is not None:
-                if now - task.scheduler_disable_time > self._config.disable_persist:
-                    self._re_enable(task, to_failed=True)
+            if (
+                task.status == DISABLED
+                and task.scheduler_disable_time is not None
+                and now - task.scheduler_disable_time > self._config.disable_persist
+            ):
+                self._re_enable(task, to_failed=True)
             if task.status == FAILED and self._config.retry_delay >= 0 and task.retry is not None and task.retry < now:
                 self._set_status(task, PENDING)
             if task.remove and now >= task.remove:

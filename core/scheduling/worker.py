@@ -1,9 +1,82 @@
-"""luigi worker with linear-cost bookkeeping."""
+"""luigi's Worker with the two places fixed where its cost or stack depth grows faster than the graph.
+
+Profiling luigi.worker.Worker on a 100,000-task fan-in shows only linear costs (most of the time
+goes into luigi's Task API: ``get_params``/``to_str_params``/instance caching, and the task's own
+``run``), so almost everything is inherited unchanged. Two things are not linear:
+
+* ``Worker.add`` keeps its ``seen`` set per call, so ``luigi.build([root_1, ..., root_k])`` walks
+  (and re-runs ``complete()`` on) a shared, incomplete sub-graph once per root: O(k * size).
+  :class:`LinearWorker` remembers, until ``run()`` starts, which tasks were already handed to the
+  scheduler and does not walk them again. Events such as DEPENDENCY_DISCOVERED still fire for
+  every edge; only the repeated walk below an already-scheduled task is skipped.
+* ``luigi.execution_summary`` explains pending tasks with a recursive depth-first search, which
+  raises RecursionError for long chains (e.g. a 1,000-task chain whose first task failed).
+  :class:`LinearWorker` raises the interpreter's recursion limit, when needed, before the
+  summary is built.
+
+Task execution (``_run_task``, ``_create_task_process``, ``_handle_next_task``,
+``_purge_children``) is untouched, so subclasses can override ``_create_task_process`` to send
+tasks elsewhere, and ``workers=1`` still runs tasks in-process.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import luigi
 import luigi.worker
+
+# recursion limit is only raised on interpreters where pure-Python recursion does not use the C stack
+_PY311 = sys.version_info >= (3, 11)
+_MAX_LIMIT_OLD_PYTHON = 20_000
 
 
 class LinearWorker(luigi.worker.Worker):
-    """luigi.worker.Worker; placeholder until profiling shows what to override."""
+    """luigi.worker.Worker whose scheduling walk is linear in the number of distinct tasks."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Same arguments as luigi.worker.Worker."""
+        super().__init__(*args, **kwargs)
+        # ids of tasks already walked in the scheduling phase; None once run() started
+        self._phase_seen: set[str] | None = set()
+
+    def add(self, task: luigi.Task, multiprocess: bool = False, processes: int = 0) -> bool:
+        """Schedule a task and its incomplete dependencies, skipping sub-graphs already scheduled."""
+        if self._phase_seen is not None and hasattr(task, "task_id"):
+            self._phase_seen.add(task.task_id)
+        return super().add(task, multiprocess, processes)
+
+    def _add(self, task: luigi.Task, is_complete: Any) -> Iterator[luigi.Task]:
+        """luigi's _add, but dependencies already walked in this scheduling phase are not yielded again."""
+        seen = self._phase_seen
+        for dep in super()._add(task, is_complete):
+            if seen is None:
+                yield dep
+                continue
+            dep_id = getattr(dep, "task_id", None)
+            if dep_id in seen:
+                continue
+            if dep_id is not None:
+                seen.add(dep_id)
+            yield dep
+
+    def run(self) -> bool:
+        """Run scheduled tasks; from here on add() (dynamic dependencies) behaves exactly like luigi's."""
+        self._phase_seen = None
+        return super().run()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        """Stop like luigi's worker, then make room for the recursive execution summary."""
+        result = super().__exit__(exc_type, exc, tb)
+        self._ensure_recursion_limit()
+        return result
+
+    def _ensure_recursion_limit(self) -> None:
+        """The summary recurses once per pending task along a chain; keep the limit above that."""
+        needed = len(self._scheduled_tasks) + 1_000
+        if not _PY311:
+            needed = min(needed, _MAX_LIMIT_OLD_PYTHON)
+        if sys.getrecursionlimit() < needed:
+            sys.setrecursionlimit(needed)
