@@ -26,7 +26,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,15 +60,26 @@ STANDIN_ROOT = PACKAGE_DIR.parent  # tests/standins/gbasf2
 BASF2_PYTHON_DIR = STANDIN_ROOT / "python"
 BIN_DIR = STANDIN_ROOT / "bin"
 
+try:  # the shared helper of the stand-ins (call log, state dir), owned by the batch stand-ins
+    sys.path.insert(0, str(STANDIN_ROOT.parent))
+    import _queue
+except ImportError:  # pragma: no cover - keep working without it
+    _queue = None
+finally:
+    sys.path.pop(0)
+
 
 # --------------------------------------------------------------------------- paths and config
 
 
 def standin_dir() -> Path:
-    value = os.environ.get("B2CORE_STANDIN_DIR")
-    if value:
-        return Path(value)
-    return Path(tempfile.gettempdir()) / "b2core-standins"
+    """``$B2CORE_STANDIN_DIR``, else ``$TMPDIR/b2core-standins`` (``/tmp`` without TMPDIR), as ``_queue``."""
+    if _queue is not None:
+        return _queue.state_dir()
+    base = os.environ.get("B2CORE_STANDIN_DIR") or os.path.join(os.environ.get("TMPDIR") or "/tmp", "b2core-standins")
+    path = Path(base)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def state_dir() -> Path:
@@ -143,25 +153,25 @@ def locked() -> Iterator[None]:
 # --------------------------------------------------------------------------- call log
 
 
-def log_call(tool: str, argv: list[str], **extra: Any) -> None:
-    """Append one JSON line describing this invocation to ``calls.jsonl``."""
+def log_call(tool: str, argv: list[str]) -> None:
+    """Append ``{"tool", "argv", "time", "pid"}`` to ``calls.jsonl`` (the shared stand-in call log).
+
+    Uses ``tests/standins/_queue.py`` (shared with the batch-system stand-ins) when it is
+    importable and writes the same format itself otherwise.
+    """
+    full_argv = [tool, *argv]
+    if _queue is not None:
+        _queue.log_call(tool, full_argv)
+        return
     root = standin_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    record = {
-        "tool": tool,
-        "argv": [tool, *argv],
-        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(),
-        "cwd": os.getcwd(),
-        "pid": os.getpid(),
-    }
-    record.update(extra)
-    line = json.dumps(record, sort_keys=True) + "\n"
-    with open(root / "calls.jsonl", "a", encoding="utf-8") as fobj:
-        fcntl.flock(fobj, fcntl.LOCK_EX)
-        try:
-            fobj.write(line)
-        finally:
-            fcntl.flock(fobj, fcntl.LOCK_UN)
+    line = json.dumps({"tool": tool, "argv": full_argv, "time": time.time(), "pid": os.getpid()})
+    lock_fd = os.open(str(root / "calls.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        with open(root / "calls.jsonl", "a", encoding="utf-8") as fobj:
+            fobj.write(line + "\n")
+    finally:
+        os.close(lock_fd)
 
 
 # --------------------------------------------------------------------------- time helpers
