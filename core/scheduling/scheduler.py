@@ -1360,6 +1360,14 @@ class LinearScheduler:
     def worker_list(self, include_running: bool = True, **kwargs: Any) -> list[dict[str, Any]]:
         """Workers with their running and pending task counts."""
         self.prune()
+        num_pending: collections.Counter[str] = collections.Counter()
+        num_uniques: collections.Counter[str] = collections.Counter()
+        if include_running:
+            for task in self._tasks.values():
+                if task.status == PENDING and task.workers:
+                    num_pending.update(task.workers)
+                    if len(task.workers) == 1:
+                        num_uniques[task.workers[0]] += 1
         out = []
         for w in self._workers.values():
             first = w.info.get("first_task", "")
@@ -1373,15 +1381,15 @@ class LinearScheduler:
                 **w.info,
             )
             if include_running:
-                counts = self.count_pending(w.id)
-                entry["num_running"] = len(counts["running_tasks"])
-                entry["num_pending"] = w.n_pending
-                entry["num_uniques"] = w.n_unique
-                entry["running"] = {
+                running = {
                     t.id: self._serialize_task(t, include_deps=False)
                     for t in self._running.values()
                     if t.worker_running == w.id
                 }
+                entry["num_running"] = len(running)
+                entry["num_pending"] = num_pending[w.id]
+                entry["num_uniques"] = num_uniques[w.id]
+                entry["running"] = running
             out.append(entry)
         out.sort(key=lambda e: e["started"], reverse=True)
         return out
