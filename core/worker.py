@@ -6,8 +6,6 @@ import logging
 from typing import Any
 
 import luigi
-import luigi.interface
-import luigi.worker
 from b2core.batch.engine import BatchEngine
 from b2core.batch.jobstore import JobStore
 from b2core.batch.process import BatchTaskProcess, store_path
@@ -16,6 +14,8 @@ from b2core.execution import StagedTaskProcess
 from b2core.paths import map_folder
 from b2core.plugins import AUTO, installed_backends, plugin_manager, resolve_auto, unknown_backend_message
 from b2core.progress import ProgressTracker
+from b2core.scheduling import LinearWorker
+from b2core.scheduling import WorkerSchedulerFactory as LinearWorkerSchedulerFactory
 from b2core.settings import get_setting
 from luigi.scheduler import FAILED
 
@@ -71,7 +71,7 @@ class FailedTaskProcess:
         """Nothing to stop."""
 
 
-class B2Worker(luigi.worker.Worker):
+class B2Worker(LinearWorker):
     """Routes tasks to in-process runs with atomic outputs, or to the batch engine."""
 
     batch_mode = False
@@ -132,16 +132,19 @@ class B2Worker(luigi.worker.Worker):
         print(f"Interrupted: cancelled {count} batch job(s) submitted by this run.")
 
 
-class WorkerSchedulerFactory(luigi.interface._WorkerSchedulerFactory):
-    """Gives luigi.build b2core's worker (and, locally, b2core's scheduler)."""
+class WorkerSchedulerFactory(LinearWorkerSchedulerFactory):
+    """Gives luigi.build b2core's worker and, for local runs, the linear-time scheduler."""
+
+    worker_class = B2Worker
 
     def __init__(self, batch_mode: bool = False, tracker: ProgressTracker | None = None) -> None:
+        super().__init__()
         self.batch_mode = batch_mode
         self.tracker = tracker
 
     def create_worker(self, scheduler: Any, worker_processes: int, assistant: bool = False) -> B2Worker:
-        """A worker that knows whether this run is in batch mode."""
-        worker = B2Worker(scheduler=scheduler, worker_processes=worker_processes, assistant=assistant)
+        """A worker that knows whether this run is in batch mode and whom to report progress to."""
+        worker = super().create_worker(scheduler, worker_processes, assistant)
         worker.batch_mode = self.batch_mode
         worker.tracker = self.tracker
         return worker
