@@ -42,9 +42,10 @@ Creating and running a job
        ``new_run(job, delay)``; it stores ``job["_run"] = {"token", "state":
        "starting", "delay"}``.
     2. After the lock is released, call ``spawn_monitor(module_file, system,
-       job_id)``.  It starts ``python3 <module_file> --standin-monitor <system>
-       <job_id>`` in a new session with stdin/stdout/stderr on /dev/null, so the
-       calling command returns at once and does not hold the caller's pipes.
+       job_id)``.  It starts ``<this python> -S <module_file> --standin-monitor
+       <system> <job_id>`` (stdlib only, so no site-packages) in a new session
+       with stdin/stdout/stderr on /dev/null, so the calling command returns at
+       once and does not hold the caller's pipes.
     3. ``<module_file>`` calls ``run_monitor(system, job_id, prepare, on_start,
        on_exec_error, on_exit)`` from its ``__main__`` block when it sees
        ``--standin-monitor`` (see ``monitor_main``).  ``run_monitor`` sleeps the
@@ -60,6 +61,8 @@ Creating and running a job
     ``kill_run(job, signals, grace)`` sends the signals one after the other to the
     run's process group (waiting up to ``grace`` seconds between them) and
     returns True if there was a live process.
+    ``abandon_all(state)`` kills every running job of every system in a state
+    directory and cancels the pending ones (test teardown).
 
 Helpers
     ``now()``, ``hostname()``, ``username()``, ``atomic_write(path, text)``.
@@ -303,7 +306,7 @@ def spawn_monitor(module_file: str, system: str, job_id: str) -> None:
     """Start the detached monitor of one job (see module docstring)."""
     devnull = subprocess.DEVNULL
     subprocess.Popen(
-        [sys.executable, str(module_file), MONITOR_FLAG, system, str(job_id)],
+        [sys.executable, "-S", str(module_file), MONITOR_FLAG, system, str(job_id)],
         stdin=devnull,
         stdout=devnull,
         stderr=devnull,
@@ -326,9 +329,12 @@ def run_monitor(system, job_id, prepare, on_start, on_exec_error, on_exit) -> No
     if not job or "_run" not in job:
         return
     token = job["_run"]["token"]
-    delay = job["_run"].get("delay", 0.0)
-    if delay:
-        time.sleep(delay)
+    deadline = now() + job["_run"].get("delay", 0.0)
+    while now() < deadline:  # wait the start delay, but give up as soon as the run is cancelled
+        time.sleep(min(0.25, max(0.0, deadline - now())))
+        run = (read_queue(system)["jobs"].get(job_id) or {}).get("_run") or {}
+        if run.get("token") != token or run.get("state") != "starting":
+            return
     with Queue(system) as q:
         job = q.jobs.get(job_id)
         if not job or job["_run"]["token"] != token or job["_run"]["state"] != "starting":
@@ -415,3 +421,23 @@ def kill_run(job: dict, signals=(signal.SIGKILL,), grace: float = 1.0) -> bool:
             while now() < deadline and group_alive(pid):
                 time.sleep(0.02)
     return alive
+
+
+def abandon_all(state: Path) -> None:
+    """Kill all running jobs and cancel all pending runs in ``state`` (teardown helper)."""
+    for system_path in sorted(state.iterdir()) if state.exists() else []:
+        if not (system_path / "queue.json").is_file():
+            continue
+        with file_lock(system_path / "queue.lock"):
+            path = system_path / "queue.json"
+            try:
+                data = json.loads(path.read_text())
+            except ValueError:
+                continue
+            for job in data.get("jobs", {}).values():
+                run = job.get("_run") or {}
+                if run.get("state") == "running":
+                    kill_run(job, (signal.SIGKILL,), grace=0.0)
+                if run.get("state") in ("starting", "running"):
+                    run["state"] = "abandoned"
+            atomic_write(path, json.dumps(data, indent=1, sort_keys=True))
