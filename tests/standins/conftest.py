@@ -44,16 +44,17 @@ class StandinEnv:
     def use(self, bin_dir: str | os.PathLike) -> Path:
         """Prepend a stand-in bin directory ("htcondor", "lsf" or a path) to PATH.
 
-        A directory holding a ``python3`` that runs the test's interpreter with ``-S``
-        is put in front as well: the stand-ins start with ``#!/usr/bin/env python3``
-        and only need the standard library, while version-manager shims (pyenv) and
-        site-packages ``.pth`` files would add ~0.5 s to every call."""
+        A directory holding a ``python3`` that execs the test's interpreter
+        (``sys.executable``, e.g. the project venv) is put in front as well: the
+        stand-ins start with ``#!/usr/bin/env python3`` and a version-manager shim
+        (pyenv) would add ~0.5 s to every call.  Jobs that inherit PATH therefore also
+        get the test's interpreter as ``python3``."""
         path = BIN_DIRS.get(str(bin_dir), Path(bin_dir))
         python_dir = self.state_dir.parent / "standin-python"
         if not python_dir.exists():
             python_dir.mkdir()
             wrapper = python_dir / "python3"
-            wrapper.write_text(f'#!/bin/sh\nexec "{os.path.realpath(sys.executable)}" -S "$@"\n')
+            wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
             wrapper.chmod(0o755)
         self._monkeypatch.setenv("PATH", f"{python_dir}{os.pathsep}{path}{os.pathsep}{os.environ.get('PATH', '')}")
         return path
