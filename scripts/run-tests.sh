@@ -13,4 +13,9 @@ if [[ $(id -u) -eq 0 ]]; then
 else
     echo "Not root: not starting the local Slurm cluster; Slurm tests will skip (or fail where B2CORE_REQUIRE_CLUSTERS=1)."
 fi
-exec .venv/bin/tox run -e "${TOX_ENVS:-lint,core,example,slurm,htcondor,lsf,gbasf2,apptainer}" "$@"
+# The core's environments, then one per plugin distribution present in this checkout.
+envs="lint,core,example"
+for plugin in plugins/*/pyproject.toml; do
+    [[ -f $plugin ]] && envs+=",$(basename "$(dirname "$plugin")")"
+done
+exec .venv/bin/tox run -e "${TOX_ENVS:-$envs}" "$@"
