@@ -1,0 +1,19 @@
+"""Fixtures for the LSF plugin tests: the stand-in bsub/bjobs/bkill on PATH, steering scripts in tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lsf_cluster import BIN, StandinCluster
+
+
+@pytest.fixture
+def lsf(tmp_path: Path) -> Iterator[StandinCluster]:
+    """A stand-in LSF cluster private to the test."""
+    if not (BIN["lsf"] / "bsub").exists():
+        pytest.skip("the LSF stand-ins (tests/standins/lsf/bin) are not there")
+    cluster = StandinCluster(tmp_path)
+    yield cluster
+    cluster.cleanup()
