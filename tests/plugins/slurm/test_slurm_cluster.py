@@ -1,0 +1,452 @@
+"""End-to-end tests against the real local Slurm cluster (scripts/slurm-cluster.sh).
+
+Each test writes a steering script and runs it the way a user does (`python steering.py --batch`),
+then checks results, logs, the job store and Slurm's own accounting.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import Workflow, sacct, squeue_state, wait_for
+
+pytestmark = pytest.mark.slurm
+
+SEEDS_EXAMPLE = """
+import b2core as b2luigi
+import random
+
+
+class MyNumberTask(b2luigi.Task):
+    some_parameter = b2luigi.IntParameter()
+    batch_system = "slurm"
+    slurm_settings = {"export": "NONE", "ntasks": 1, "mem": "100MB"}
+
+    def output(self):
+        yield self.add_to_output("output_file.txt")
+
+    def run(self):
+        print("I am now starting a task")
+        random_number = random.random()
+
+        with open(self.get_output_file_name("output_file.txt"), "w") as f:
+            f.write(f"{random_number}\\n")
+
+
+class MyAverageTask(b2luigi.Task):
+    batch_system = "slurm"
+    slurm_settings = {"export": "NONE", "ntasks": 1, "mem": "100MB"}
+
+    def requires(self):
+        for i in range(10):
+            yield self.clone(MyNumberTask, some_parameter=i)
+
+    def output(self):
+        yield self.add_to_output("average.txt")
+
+    def run(self):
+        print("I am now starting the average task")
+
+        # Build the mean
+        summed_numbers = 0
+        counter = 0
+        for input_file in self.get_input_file_names("output_file.txt"):
+            with open(input_file, "r") as f:
+                summed_numbers += float(f.read())
+            counter += 1
+
+        average = summed_numbers / counter
+
+        with open(self.get_output_file_name("average.txt"), "w") as f:
+            f.write(f"{average}\\n")
+
+
+if __name__ == "__main__":
+    b2luigi.process(MyAverageTask(), workers=200, batch=True)
+"""
+
+
+def test_seeds_example_runs_on_slurm(slurm_cluster: None, workflow: Workflow) -> None:
+    """The documentation's Slurm example, unchanged, runs with --export=NONE and arrays."""
+    workflow.write(SEEDS_EXAMPLE)
+    result = workflow.run("--batch", timeout=120)
+    assert result.returncode == 0, result.stdout
+    numbers = [float((workflow.folder / f"some_parameter={i}" / "output_file.txt").read_text()) for i in range(10)]
+    average = float((workflow.folder / "average.txt").read_text())
+    assert average == pytest.approx(sum(numbers) / 10)
+    stdout = (workflow.folder / "logs" / "some_parameter=3" / "MyNumberTask" / "stdout").read_text()
+    assert "I am now starting a task" in stdout
+    assert "I am now starting the average task" in (workflow.folder / "logs" / "MyAverageTask" / "stdout").read_text()
+
+    jobs = workflow.jobs()
+    assert len(jobs) == 11 and {job["backend"] for job in jobs} == {"slurm"}
+    number_ids = [job["job_id"] for job in jobs if job["family"] == "MyNumberTask"]
+    assert len({job_id.split("_")[0] for job_id in number_ids}) == 1, "the 10 number tasks go out as one array"
+    assert workflow.calls("sbatch") == 2
+    records = sacct(*[str(job["job_id"]) for job in jobs], expect=11)
+    assert len(records) == 11
+    assert {(r["State"], r["ExitCode"]) for r in records} == {("COMPLETED", "0:0")}
+    assert {r["JobName"] for r in records} == {"MyNumberTask", "MyAverageTask"}
+    script = next((workflow.folder / "task_files" / ".submissions").glob("slurm-*/slurm_parameters.sh")).read_text()
+    assert "#SBATCH --array=0-9" in script and "#SBATCH --export=NONE" in script and "#SBATCH --mem=100MB" in script
+
+
+def test_export_none_with_env_script(slurm_cluster: None, workflow: Workflow) -> None:
+    """--export=NONE keeps the submitter's variables out of the job; env_script puts its own in.
+
+    B2CORE_* settings variables still reach the job (the submit script exports them).
+    """
+    (workflow.folder / "setup_env.sh").write_text("export B2T_FROM_ENV_SCRIPT=sourced\n")
+    workflow.write(
+        """
+        import os
+        import b2core as b2luigi
+
+
+        class EnvTask(b2luigi.Task):
+            batch_system = "slurm"
+            slurm_settings = {"export": "NONE", "ntasks": 1, "mem": "100MB"}
+            env_script = "setup_env.sh"
+
+            def output(self):
+                yield self.add_to_output("env.txt")
+
+            def run(self):
+                with open(self.get_output_file_name("env.txt"), "w") as f:
+                    f.write(os.environ.get("B2T_FROM_ENV_SCRIPT", "-") + " " + os.environ.get("B2T_LEAK", "-"))
+
+
+        if __name__ == "__main__":
+            b2luigi.set_setting("job_name", "{job_name}")
+            b2luigi.process(EnvTask(), batch=True)
+        """
+    )
+    result = workflow.run("--batch", timeout=60, B2T_LEAK="leaked", B2CORE_RESULT_DIR="results")
+    assert result.returncode == 0, result.stdout
+    assert (workflow.folder / "results" / "env.txt").read_text() == "sourced -"
+    [record] = sacct(name=workflow.job_name, expect=1)
+    assert record["State"] == "COMPLETED"
+    script = (workflow.folder / "task_files" / "EnvTask" / "slurm_parameters.sh").read_text()
+    assert f"#SBATCH --job-name={workflow.job_name}" in script
+
+
+def test_300_tasks_use_few_submissions(slurm_cluster: None, workflow: Workflow) -> None:
+    """300 tasks with 300 workers: job arrays keep sbatch calls (and polls) few."""
+    workflow.write(
+        """
+        import b2core as b2luigi
+
+
+        class Leaf(b2luigi.Task):
+            n = b2luigi.IntParameter()
+
+            def output(self):
+                yield self.add_to_output("leaf.txt")
+
+            def run(self):
+                with open(self.get_output_file_name("leaf.txt"), "w") as f:
+                    f.write(f"{self.n}\\n")
+
+
+        class Total(b2luigi.Task):
+            def requires(self):
+                for n in range(299):
+                    yield Leaf(n=n)
+
+            def output(self):
+                yield self.add_to_output("total.txt")
+
+            def run(self):
+                total = sum(int(open(name).read()) for name in self.get_input_file_names("leaf.txt"))
+                with open(self.get_output_file_name("total.txt"), "w") as f:
+                    f.write(f"{total}\\n")
+
+
+        if __name__ == "__main__":
+            b2luigi.set_setting("batch_system", "slurm")
+            b2luigi.set_setting("job_name", "{job_name}")
+            b2luigi.process(Total(), workers=300, batch=True)
+        """
+    )
+    started = time.monotonic()
+    result = workflow.run("--batch", timeout=300)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert int((workflow.folder / "total.txt").read_text()) == sum(range(299))
+
+    jobs = workflow.jobs()
+    assert len(jobs) == 300
+    base_ids = {str(job["job_id"]).split("_")[0] for job in jobs}
+    records = sacct(name=workflow.job_name, expect=300)
+    assert len(records) == 300, "exactly one Slurm job per task"
+    assert {r["JobID"].split("_")[0] for r in records} == base_ids
+    submissions = workflow.calls("sbatch")
+    assert submissions == len(base_ids) <= 10
+    print(
+        f"\n300 tasks: {elapsed:.0f} s, {submissions} sbatch, {workflow.calls('squeue')} squeue, "
+        f"{workflow.calls('sacct')} sacct calls"
+    )
+
+
+SLEEPER = """
+import time
+import b2core as b2luigi
+
+
+class Sleeper(b2luigi.Task):
+    name = b2luigi.Parameter()
+    seconds = b2luigi.IntParameter()
+
+    def output(self):
+        yield self.add_to_output("slept.txt")
+
+    def run(self):
+        print("sleeping", flush=True)
+        time.sleep(self.seconds)
+        with open(self.get_output_file_name("slept.txt"), "w") as f:
+            f.write("done\\n")
+"""
+
+
+def test_job_cancelled_from_outside_is_reported(slurm_cluster: None, workflow: Workflow) -> None:
+    """scancel by someone else: the task fails and the output names CANCELLED and who cancelled it."""
+    workflow.write(
+        SLEEPER
+        + """
+if __name__ == "__main__":
+    b2luigi.set_setting("batch_system", "slurm")
+    b2luigi.set_setting("job_name", "{job_name}")
+    b2luigi.process(Sleeper(name="victim", seconds=120), batch=True)
+"""
+    )
+    process = workflow.start("--batch")
+    try:
+        job_id = wait_for(lambda: _job_id(workflow), 30, "the job to be submitted")
+        wait_for(lambda: squeue_state(job_id) == "RUNNING", 30, f"job {job_id} to run")
+        subprocess.run(["scancel", job_id], check=True)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        _stop(process)
+    assert process.returncode == 1, output
+    assert f"job {job_id} ended CANCELLED" in output
+    assert "cancelled by user id 0" in output or "killed by signal 15" in output
+    [job] = workflow.jobs()
+    assert (job["state"], job["native_state"]) == ("failed", "CANCELLED")
+    assert sacct(job_id)[0]["State"].startswith("CANCELLED")
+
+
+@pytest.mark.slow
+def test_job_over_its_time_limit_is_reported(slurm_cluster: None, workflow: Workflow) -> None:
+    """A job killed by Slurm at its --time limit fails with TIMEOUT in the output (takes 60-90 s)."""
+    workflow.write(
+        SLEEPER
+        + """
+class Slow(Sleeper):
+    slurm_settings = {"time": "0:01:00"}
+
+
+if __name__ == "__main__":
+    b2luigi.set_setting("batch_system", "slurm")
+    b2luigi.set_setting("job_name", "{job_name}")
+    b2luigi.process(Slow(name="slow", seconds=200), batch=True)
+"""
+    )
+    result = workflow.run("--batch", timeout=180)
+    assert result.returncode == 1, result.stdout
+    [job] = workflow.jobs()
+    assert job["native_state"] == "TIMEOUT"
+    assert f"job {job['job_id']} ended TIMEOUT" in result.stdout
+    assert "exceeded its time limit" in result.stdout
+    assert sacct(str(job["job_id"]))[0]["State"] == "TIMEOUT"
+
+
+RESTARTABLE = """
+import logging
+import sys
+import time
+import b2core as b2luigi
+
+
+class Part(b2luigi.Task):
+    n = b2luigi.IntParameter()
+
+    def output(self):
+        yield self.add_to_output("part.txt")
+
+    def run(self):
+        time.sleep(6)
+        with open(self.get_output_file_name("part.txt"), "w") as f:
+            f.write(f"{self.n}\\n")
+
+
+class Whole(b2luigi.Task):
+    def requires(self):
+        for n in range(12):
+            yield Part(n=n)
+
+    def output(self):
+        yield self.add_to_output("whole.txt")
+
+    def run(self):
+        total = sum(int(open(name).read()) for name in self.get_input_file_names("part.txt"))
+        with open(self.get_output_file_name("whole.txt"), "w") as f:
+            f.write(f"{total}\\n")
+
+
+if __name__ == "__main__":
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(created).3f %(name)s %(message)s"))
+    logging.getLogger("b2core.batch").addHandler(handler)
+    logging.getLogger("b2core.batch").setLevel(logging.INFO)
+    b2luigi.set_setting("batch_system", "slurm")
+    b2luigi.set_setting("job_name", "{job_name}")
+    b2luigi.process(Whole(), workers=20, batch=True)
+"""
+
+
+def test_restart_after_sigkill_reattaches(slurm_cluster: None, workflow: Workflow) -> None:
+    """SIGKILL the steering process mid-run, start it again: it re-attaches, nothing is submitted twice."""
+    workflow.write(RESTARTABLE)
+    first = workflow.start("--batch")
+    try:
+        wait_for(
+            lambda: len([j for j in workflow.jobs() if j["job_id"] and j["state"] in ("queued", "running")]) == 12,
+            60,
+            "12 submitted jobs in the job store",
+        )
+        running = wait_for(
+            lambda: [j for j in workflow.jobs() if squeue_state(str(j["job_id"])) == "RUNNING"], 30, "a running job"
+        )
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        _stop(first)
+    before = {str(j["task_id"]): str(j["job_id"]) for j in workflow.jobs()}
+    assert len(before) == 12 and running
+
+    restarted = time.time()
+    result = workflow.run("--batch", timeout=120)
+    assert result.returncode == 0, result.stdout
+    assert int((workflow.folder / "whole.txt").read_text()) == sum(range(12))
+
+    reattached = re.findall(r"^(\d+\.\d+) b2core\.batch Re-attached to slurm job (\S+)", result.stdout, re.MULTILINE)
+    assert reattached, "the restarted run re-attached to at least one running job"
+    assert {job_id for _, job_id in reattached} <= set(before.values())
+    jobs = workflow.jobs()
+    parts = [j for j in jobs if j["family"] == "Part"]
+    assert len(parts) == 12 and all(j["attempt"] == 1 for j in parts), "no task was submitted a second time"
+    assert {str(j["task_id"]): str(j["job_id"]) for j in parts} == before
+    records = sacct(name=workflow.job_name, expect=13)
+    assert len(records) == 13, "12 parts + the whole, each exactly once in Slurm's accounting"
+    assert len({r["JobID"] for r in records}) == 13
+    assert {r["State"] for r in records} == {"COMPLETED"}
+    delay = min(float(stamp) for stamp, _ in reattached) - restarted
+    print(f"\nre-attached to {len(reattached)} active job(s) {delay:.2f} s after the restart")
+
+
+def test_auto_detects_slurm(slurm_cluster: None, workflow: Workflow) -> None:
+    """batch_system left at its default "auto" picks Slurm here."""
+    workflow.write(
+        """
+        import b2core as b2luigi
+
+
+        class Plain(b2luigi.Task):
+            def output(self):
+                yield self.add_to_output("plain.txt")
+
+            def run(self):
+                with open(self.get_output_file_name("plain.txt"), "w") as f:
+                    f.write("ok\\n")
+
+
+        if __name__ == "__main__":
+            b2luigi.set_setting("job_name", "{job_name}")
+            b2luigi.process(Plain(), batch=True)
+        """
+    )
+    result = workflow.run("--batch", timeout=60)
+    assert result.returncode == 0, result.stdout
+    [job] = workflow.jobs()
+    assert job["backend"] == "slurm"
+    [record] = sacct(name=workflow.job_name, expect=1)
+    assert record["JobID"] == job["job_id"] and record["State"] == "COMPLETED"
+
+
+def test_failed_job_is_resubmitted_once(slurm_cluster: None, workflow: Workflow) -> None:
+    """max_resubmissions=1: a job failing once succeeds on attempt 2; one failing always stops after 2."""
+    workflow.write(
+        """
+        import os
+        import b2core as b2luigi
+
+
+        class Flaky(b2luigi.Task):
+            always = b2luigi.BoolParameter()
+            max_resubmissions = 1
+
+            def output(self):
+                yield self.add_to_output("flaky.txt")
+
+            def run(self):
+                marker = f"tried-{self.always}"
+                if self.always or not os.path.exists(marker):
+                    open(marker, "w").close()
+                    print("failing on purpose", flush=True)
+                    raise RuntimeError("first attempt fails")
+                print("second attempt works", flush=True)
+                with open(self.get_output_file_name("flaky.txt"), "w") as f:
+                    f.write("ok\\n")
+
+
+        class Both(b2luigi.WrapperTask):
+            def requires(self):
+                yield Flaky(always=False)
+                yield Flaky(always=True)
+
+
+        if __name__ == "__main__":
+            b2luigi.set_setting("batch_system", "slurm")
+            b2luigi.set_setting("job_name", "{job_name}")
+            b2luigi.process(Both(), workers=4, batch=True)
+        """
+    )
+    result = workflow.run("--batch", timeout=120)
+    assert result.returncode == 1, result.stdout
+    assert (workflow.folder / "always=False" / "flaky.txt").read_text() == "ok\n"
+    assert not (workflow.folder / "always=True" / "flaky.txt").exists()
+
+    logs = workflow.folder / "logs" / "always=False" / "Flaky"
+    assert "failing on purpose" in (logs / "attempt-1" / "stdout").read_text()
+    assert "first attempt fails" in (logs / "attempt-1" / "stderr").read_text()
+    assert "second attempt works" in (logs / "stdout").read_text()
+
+    by_task: dict[str, list[dict[str, object]]] = {}
+    for job in workflow.jobs():
+        by_task.setdefault(str(job["task_id"]), []).append(job)
+    assert sorted(len(attempts) for attempts in by_task.values()) == [2, 2]
+    states = sorted(tuple(str(j["state"]) for j in attempts) for attempts in by_task.values())
+    assert states == [("failed", "failed"), ("failed", "succeeded")]
+    assert "(attempt 2)" in result.stdout
+    records = {r["JobID"]: r for r in sacct(name=workflow.job_name, expect=4)}
+    assert len(records) == 4
+    for attempts in by_task.values():
+        assert records[str(attempts[0]["job_id"])]["State"] == "FAILED"
+        assert records[str(attempts[0]["job_id"])]["ExitCode"] != "0:0"
+
+
+def _job_id(workflow: Workflow) -> str | None:
+    jobs = workflow.jobs()
+    return str(jobs[0]["job_id"]) if jobs and jobs[0]["job_id"] else None
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """Kill a steering process a failed test left behind (it is our own child)."""
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=10)
