@@ -303,8 +303,9 @@ def test_ctrl_c_removes_every_job_with_one_condor_rm(condor: Condor) -> None:
         what="12 running jobs",
     )
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    stdout, stderr = process.communicate(timeout=60)
     assert process.returncode != 0
+    assert "cancelled 12 batch job(s)" in stdout + stderr
     removals = condor.calls("condor_rm")
     assert len(removals) == 1, removals
     assert len(removals[0]["argv"]) == 1 + 12
