@@ -1,0 +1,88 @@
+"""The backends inside the core: `local` (each task a child process through the wrapper) and `test`."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+STEERING = """
+import os
+import time
+import b2core as b2luigi
+
+class Writer(b2luigi.Task):
+    number = b2luigi.IntParameter()
+
+    def output(self):
+        yield self.add_to_output("data.txt")
+
+    def run(self):
+        print(f"writer {self.number} running")
+        with open(self.get_output_file_name("data.txt"), "w") as f:
+            f.write("first half;")
+            f.flush()
+            if os.environ.get("HANG"):
+                with open(os.environ["HANG"], "w") as marker:
+                    marker.write(str(os.getpid()))
+                time.sleep(60)
+            f.write("second half")
+
+class All(b2luigi.WrapperTask):
+    def requires(self):
+        for number in range(int(os.environ.get("COUNT", "2"))):
+            yield Writer(number=number)
+
+if __name__ == "__main__":
+    b2luigi.process(All(), workers=2, batch=True)
+"""
+
+
+@pytest.mark.parametrize("backend", ["local", "test"])
+def test_batch_mode_on_builtin_backends_writes_results_and_logs(workflow, backend: str) -> None:
+    """Each task runs as its own process through the wrapper; logs in <log_dir>/<params>/<Family>/."""
+    workflow.write(STEERING)
+    run = workflow.run(env={"B2CORE_BATCH_SYSTEM": backend})
+    assert run.returncode == 0, run
+    for number in range(2):
+        assert (workflow.path / f"number={number}" / "data.txt").read_text() == "first half;second half"
+        log = workflow.path / "logs" / f"number={number}" / "Writer"
+        assert f"writer {number} running" in (log / "stdout").read_text()
+        assert (log / "stderr").exists()
+        assert (workflow.path / "task_files" / f"number={number}" / "Writer" / "executable_wrapper.sh").exists()
+
+
+def test_job_killed_while_writing_leaves_no_final_file(workflow, tmp_path: Path, wait) -> None:
+    """SIGKILL in the middle of writing: the task fails, no file under the final name; a rerun completes it."""
+    workflow.write(STEERING)
+    marker = tmp_path / "hanging.pid"
+    env = {"B2CORE_BATCH_SYSTEM": "local", "COUNT": "1"}
+    process = workflow.start(env={**env, "HANG": str(marker)})
+    pid = int(wait(lambda: marker.exists() and marker.read_text(), what="the job to start writing"))
+    assert pid != process.pid
+    os.kill(pid, signal.SIGKILL)
+    assert process.wait(timeout=60) == 1, workflow.log()
+    final = workflow.path / "number=0" / "data.txt"
+    assert not final.exists()
+    leftovers = [p.name for p in final.parent.iterdir()] if final.parent.exists() else []
+    assert all(name != "data.txt" and name.endswith(".txt") for name in leftovers), leftovers
+    dry = workflow.run("--dry-run", env=env)
+    assert dry.returncode == 1 and "Would run Writer(number=0)" in dry.stdout, dry
+    run = workflow.run(env=env)
+    assert run.returncode == 0, run
+    assert final.read_text() == "first half;second half"
+
+
+def test_auto_without_any_batch_system_falls_back_to_local_only_when_allowed(workflow) -> None:
+    """batch_system=auto with nothing detected: loud failure, or a local run with auto_fallback_to_local."""
+    workflow.write(STEERING)
+    env = {"PATH": "/usr/bin:/bin", "B2CORE_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    run = workflow.run(env=env)
+    assert run.returncode != 0, run
+    assert "found no usable batch system" in run.output, run
+    assert not list(workflow.path.glob("number=*/data.txt"))
+    run = workflow.run(env={**env, "B2CORE_AUTO_FALLBACK_TO_LOCAL": "true"})
+    assert run.returncode == 0, run
+    assert len(list(workflow.path.glob("number=*/data.txt"))) == 2

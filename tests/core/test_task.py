@@ -1,0 +1,275 @@
+"""The Task API of b2luigi: outputs by name, inputs by name, clone, requires/inherits, External and Wrapper tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import b2core as b2luigi
+import luigi
+import pytest
+
+
+class Producer(b2luigi.Task):
+    """Two named outputs per parameter value."""
+
+    n = b2luigi.IntParameter()
+    flavour = b2luigi.Parameter(default="plain")
+
+    def output(self):
+        yield self.add_to_output("a.txt")
+        yield self.add_to_output("b.txt")
+
+
+class Consumer(b2luigi.Task):
+    """Requires three producers (a generator requires, as in b2luigi's examples)."""
+
+    flavour = b2luigi.Parameter(default="plain")
+
+    def requires(self):
+        for n in range(3):
+            yield self.clone(Producer, n=n)
+
+
+class DictConsumer(b2luigi.Task):
+    """requires() returning a dict."""
+
+    def requires(self):
+        return {"low": Producer(n=1), "high": Producer(n=2, flavour="spicy")}
+
+
+def result(folders: Path, *parts: str) -> str:
+    """A path below the in-process result folder."""
+    return str(folders.joinpath("results", *parts))
+
+
+def test_add_to_output_returns_a_named_local_target(in_process_folders: Path) -> None:
+    """add_to_output gives {name: LocalTarget(path)} for use with yield in output()."""
+    outputs = Producer(n=1).add_to_output("a.txt")
+    assert list(outputs) == ["a.txt"]
+    assert isinstance(outputs["a.txt"], b2luigi.LocalTarget)
+    assert outputs["a.txt"].path == result(in_process_folders, "n=1", "flavour=plain", "a.txt")
+
+
+def test_add_to_output_passes_target_class_and_kwargs() -> None:
+    """target_class and extra keyword arguments go to the target."""
+
+    class Recording(luigi.LocalTarget):
+        def __init__(self, path: str, marker: str = "") -> None:
+            super().__init__(path)
+            self.marker = marker
+
+    target = Producer(n=1).add_to_output("c.txt", target_class=Recording, marker="m")["c.txt"]
+    assert isinstance(target, Recording) and target.marker == "m"
+
+
+def test_get_output_file_name_and_all_outputs(in_process_folders: Path) -> None:
+    """Outputs are found by their add_to_output name; unknown names raise naming the task."""
+    task = Producer(n=2)
+    assert task.get_output_file_name("b.txt") == result(in_process_folders, "n=2", "flavour=plain", "b.txt")
+    assert list(task.get_all_output_file_names()) == [
+        result(in_process_folders, "n=2", "flavour=plain", "a.txt"),
+        result(in_process_folders, "n=2", "flavour=plain", "b.txt"),
+    ]
+    with pytest.raises(KeyError, match=r"c\.txt"):
+        task.get_output_file_name("c.txt")
+
+
+def test_get_input_file_names_groups_inputs_by_output_name(in_process_folders: Path) -> None:
+    """{name: [paths of every required task]}, or the list for one name, in requirement order."""
+    task = Consumer()
+    by_name = task.get_input_file_names()
+    assert sorted(by_name) == ["a.txt", "b.txt"]
+    expected = [result(in_process_folders, f"n={n}", "flavour=plain", "a.txt") for n in range(3)]
+    assert by_name["a.txt"] == expected
+    assert task.get_input_file_names("a.txt") == expected
+    assert sorted(task.get_all_input_file_names()) == sorted(expected + by_name["b.txt"])
+    with pytest.raises(KeyError, match=r"missing\.txt"):
+        task.get_input_file_names("missing.txt")
+
+
+def test_get_input_file_names_from_dict_requires(in_process_folders: Path) -> None:
+    """For a dict requires(), inputs of one requirement by its key."""
+    task = DictConsumer()
+    assert task.get_input_file_names_from_dict("high") == {
+        "a.txt": [result(in_process_folders, "n=2", "flavour=spicy", "a.txt")],
+        "b.txt": [result(in_process_folders, "n=2", "flavour=spicy", "b.txt")],
+    }
+    assert task.get_input_file_names_from_dict("low", "b.txt") == [
+        result(in_process_folders, "n=1", "flavour=plain", "b.txt")
+    ]
+    merged = task.get_input_file_names("a.txt")
+    assert len(merged) == 2
+
+
+def test_plain_luigi_targets_are_keyed_by_file_name(tmp_path: Path) -> None:
+    """Inputs from tasks whose output() is a plain target are found by the target's base name."""
+
+    class PlainLuigi(luigi.ExternalTask):
+        def output(self):
+            return luigi.LocalTarget(str(tmp_path / "deep" / "plain.root"))
+
+    class UsesPlain(b2luigi.Task):
+        def requires(self):
+            return [PlainLuigi(), Producer(n=1)]
+
+    task = UsesPlain()
+    assert task.get_input_file_names("plain.root") == [str(tmp_path / "deep" / "plain.root")]
+    assert sorted(task.get_input_file_names()) == ["a.txt", "b.txt", "plain.root"]
+
+
+def test_get_input_file_name_wants_exactly_one() -> None:
+    """A single input by name; more than one is an error."""
+    task = DictConsumer()
+    with pytest.raises(ValueError, match="exactly one"):
+        task.get_input_file_name("a.txt")
+
+    class Single(b2luigi.Task):
+        def requires(self):
+            return Producer(n=5)
+
+    assert Single().get_input_file_name("a.txt").endswith("n=5/flavour=plain/a.txt")
+
+
+def test_clone_copies_shared_parameters_and_applies_overrides() -> None:
+    """clone() passes on parameters both classes have; keywords override."""
+    consumer = Consumer(flavour="spicy")
+    clone = consumer.clone(Producer, n=4)
+    assert (clone.n, clone.flavour) == (4, "spicy")
+    assert [t.flavour for t in consumer.requires()] == ["spicy"] * 3
+
+
+def test_requires_with_fixed_keyword_values() -> None:
+    """@requires(Task, key=value) copies the other parameters and fixes the given ones."""
+
+    @b2luigi.requires(Producer, n=7)
+    class Fixed(b2luigi.Task):
+        pass
+
+    params = dict(Fixed.get_params())
+    assert "flavour" in params and "n" not in params
+    required = Fixed(flavour="sour").requires()
+    tasks = list(required) if not isinstance(required, luigi.Task) else [required]
+    assert tasks == [Producer(n=7, flavour="sour")]
+
+
+def test_requires_keeps_existing_requirements_and_accepts_several_tasks() -> None:
+    """The decorated class's own requires() is kept; several tasks give a list of clones."""
+
+    class Other(b2luigi.Task):
+        n = b2luigi.IntParameter()
+
+    @b2luigi.requires(Producer, Other)
+    class Several(b2luigi.Task):
+        def requires(self):
+            yield Producer(n=99)
+
+    task = Several(n=1)
+    requirements = list(luigi.task.flatten(task.requires()))
+    assert requirements == [Producer(n=99), Producer(n=1), Other(n=1)]
+    assert len(task.get_input_file_names("a.txt")) == 2
+
+
+def test_inherits_without_and_clone_parent() -> None:
+    """@inherits copies parameters except `without`, and adds clone_parent()/clone_parents()."""
+
+    @b2luigi.inherits(Producer, without="n")
+    class Child(b2luigi.Task):
+        pass
+
+    params = dict(Child.get_params())
+    assert "flavour" in params and "n" not in params
+    child = Child(flavour="sweet")
+    assert child.clone_parent(n=3) == Producer(n=3, flavour="sweet")
+    assert child.clone_parents(n=4) == [Producer(n=4, flavour="sweet")]
+    assert not list(luigi.task.flatten(child.requires()))
+
+
+def test_external_and_wrapper_tasks(in_process_folders: Path) -> None:
+    """ExternalTask is complete when its output exists; WrapperTask when its requirements are."""
+
+    class Raw(b2luigi.ExternalTask):
+        def output(self):
+            yield self.add_to_output("raw.dat")
+
+    class Group(b2luigi.WrapperTask):
+        def requires(self):
+            yield Raw()
+
+    assert isinstance(Raw(), luigi.ExternalTask) and isinstance(Group(), luigi.WrapperTask)
+    assert not Raw().complete() and not Group().complete()
+    path = Path(Raw().get_output_file_name("raw.dat"))
+    path.parent.mkdir(parents=True)
+    path.write_text("data")
+    assert path == in_process_folders / "results" / "raw.dat"
+    assert Raw().complete() and Group().complete()
+
+
+def test_task_api_through_a_real_run(workflow) -> None:
+    """The seeds' number/average pair, an ExternalTask input and a dict requires, run by a steering script."""
+    workflow.write_json("results/raw.dat", "10\n")
+    workflow.write(
+        """
+        import b2core as b2luigi
+
+        class Raw(b2luigi.ExternalTask):
+            def output(self):
+                yield self.add_to_output("raw.dat")
+
+        class MyNumberTask(b2luigi.Task):
+            some_parameter = b2luigi.IntParameter()
+
+            def requires(self):
+                return Raw()
+
+            def output(self):
+                yield self.add_to_output("output_file.txt")
+
+            def run(self):
+                offset = float(open(self.get_input_file_names("raw.dat")[0]).read())
+                with open(self.get_output_file_name("output_file.txt"), "w") as f:
+                    f.write(f"{self.some_parameter + offset}\\n")
+
+        class MyAverageTask(b2luigi.Task):
+            def requires(self):
+                for i in range(4):
+                    yield self.clone(MyNumberTask, some_parameter=i)
+
+            def output(self):
+                yield self.add_to_output("average.txt")
+
+            def run(self):
+                numbers = [float(open(p).read()) for p in self.get_input_file_names("output_file.txt")]
+                with open(self.get_output_file_name("average.txt"), "w") as f:
+                    f.write(f"{sum(numbers) / len(numbers)}\\n")
+
+        class Report(b2luigi.Task):
+            def requires(self):
+                return {"avg": MyAverageTask(), "first": MyNumberTask(some_parameter=0)}
+
+            def output(self):
+                yield self.add_to_output("report.txt")
+
+            def run(self):
+                avg = self.get_input_file_names_from_dict("avg", "average.txt")[0]
+                first = self.get_input_file_names_from_dict("first")["output_file.txt"][0]
+                with open(self.get_output_file_name("report.txt"), "w") as f:
+                    f.write(open(avg).read().strip() + " " + open(first).read().strip())
+
+        class All(b2luigi.WrapperTask):
+            def requires(self):
+                yield Report()
+
+        if __name__ == "__main__":
+            b2luigi.set_setting("result_dir", "results")
+            b2luigi.process(All(), workers=2)
+        """
+    )
+    run = workflow.run()
+    assert run.returncode == 0, run
+    results = workflow.path / "results"
+    assert (results / "average.txt").read_text() == "11.5\n"
+    assert (results / "report.txt").read_text() == "11.5 10.0"
+    assert sorted(workflow.files("results")) == sorted(
+        ["results/raw.dat", "results/average.txt", "results/report.txt"]
+        + [f"results/some_parameter={i}/output_file.txt" for i in range(4)]
+    )
