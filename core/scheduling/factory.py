@@ -33,6 +33,5 @@ class WorkerSchedulerFactory:
 
     def create_worker(self, scheduler: Any, worker_processes: int, assistant: bool = False) -> LinearWorker:
         """Worker that runs the tasks (in-process for one process, forked processes for more)."""
-        return self.worker_class(
-            scheduler=scheduler, worker_processes=worker_processes, assistant=assistant, **self.worker_kwargs
-        )
+        extra = getattr(self, "worker_kwargs", {})  # subclasses may skip our __init__
+        return self.worker_class(scheduler=scheduler, worker_processes=worker_processes, assistant=assistant, **extra)

@@ -447,10 +447,11 @@ class LinearScheduler:
         return self._pick_greedy(worker, frontier)
 
     def _pick_greedy(self, worker: SchedWorker, frontier: list[tuple[Any, Any, tuple[Any, ...]]]) -> SchedTask | None:
-        """luigi's get_work loop restricted to ready tasks: walk candidates in rank order, let running
-        tasks and better-ranked waiting tasks reserve resources (one per free worker process) so that
-        cheaper tasks cannot starve them. Tasks of one heap share their resources, so a heap is left
-        as soon as its next task cannot change anything; the walk is O(heaps + processes)."""
+        """luigi's get_work loop restricted to ready tasks, so resource-hungry tasks are not starved."""
+        # Candidates are walked in rank order; running tasks and better-ranked tasks that wait for
+        # resources reserve them (one per free worker process), exactly like luigi's greedy pass.
+        # Tasks of one heap share their resources, so a heap is left as soon as its next task
+        # cannot change anything: the walk costs O(heaps + processes), not O(ready tasks).
         heapq.heapify(frontier)
         heaps = worker.heaps
         limit = time.time() - self._config.worker_disconnect_delay
