@@ -251,6 +251,26 @@ class CountedChain(Chain):
         return super().complete()
 
 
+class BrokenComplete(_Base):
+    def complete(self) -> bool:
+        raise RuntimeError("complete() is broken")
+
+
+class Missing(luigi.ExternalTask):
+    root = luigi.Parameter()
+
+    def output(self) -> luigi.LocalTarget:
+        return luigi.LocalTarget(os.path.join(self.root, "never-there"))
+
+
+class NeedsBrokenAndMissing(_Base):
+    def requires(self) -> list[luigi.Task]:
+        return [BrokenComplete(root=self.root), Missing(root=self.root), Leaf(root=self.root, i=0)]
+
+    def run(self) -> None:
+        _log(self.root, "NeedsBrokenAndMissing")
+
+
 class _EvBase(_Base):
     pass
 
@@ -447,6 +467,14 @@ def test_already_complete_tasks_are_not_run(tmp_path: Path) -> None:
     again = build(lambda r: [Sum(root=r, n=6)], ours.root)
     assert again.ran == ours.runlog  # nothing new ran
     assert "Did not run any tasks" in again.summary
+
+
+def test_scheduling_error_and_missing_external_like_luigi(tmp_path: Path) -> None:
+    ref, ours = both(lambda r: [NeedsBrokenAndMissing(root=r)], tmp_path)
+    assert_same(ref, ours)
+    assert ours.ran == ["Leaf 0"]
+    assert ours.result.status == LuigiStatusCode.SCHEDULING_FAILED
+    assert "were missing external dependencies" in ours.summary
 
 
 def test_retries_with_retry_count(tmp_path: Path, fast_keep_alive: None) -> None:
@@ -764,7 +792,7 @@ def test_failed_task_retried_after_delay_then_disabled(monkeypatch: pytest.Monke
     assert s.task_status("a") == "FAILED" and reply["n_pending_tasks"] == 2
 
 
-def test_ui_queries_answer_like_luigi() -> None:
+def test_ui_queries_answer_like_luigi(ticking_clock: None) -> None:
     answers = []
     for cls in (luigi.scheduler.Scheduler, LinearScheduler):
         s = cls()
