@@ -87,7 +87,7 @@ def log_file_dir(task: Any) -> str:
     """<log_dir>/<p1=v1>/.../<TaskFamily>/, or the task's own get_log_file_dir()."""
     if hasattr(task, "get_log_file_dir"):
         return task.get_log_file_dir()
-    base = map_folder(get_setting("log_dir", task=task, deprecated_keys=["log_folder"]))
+    base = map_folder(get_setting("log_dir", task=task))
     return os.path.join(base, *parameter_folders(task), task.get_task_family(), "")
 
 

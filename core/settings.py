@@ -29,6 +29,8 @@ SETTINGS_FILE_NAME = "settings.json"
 SETTINGS_FILE_ENV = "B2CORE_SETTINGS_JSON"
 LEGACY_SETTINGS_FILE_ENV = "B2LUIGI_SETTINGS_JSON"
 ENV_PREFIX = "B2CORE_"
+# b2luigi's old names, still read (with a warning) wherever the new name is asked for
+RENAMED_SETTINGS: dict[str, tuple[str, ...]] = {"result_dir": ("result_path",), "log_dir": ("log_folder",)}
 
 
 class DeprecatedSettingsWarning(DeprecationWarning):
@@ -59,7 +61,7 @@ def get_setting(
     As in b2luigi, no default (or ``default=None``) means the setting is required, unless a typed
     core or plugin setting model gives it a default.
     """
-    for name in (key, *(deprecated_keys or ())):
+    for name in (key, *(deprecated_keys or ()), *RENAMED_SETTINGS.get(key, ())):
         found, value, source = _lookup(name, task)
         if found:
             if name != key:

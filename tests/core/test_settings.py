@@ -170,6 +170,37 @@ def test_deprecated_keys_warn_and_are_used(nested_cwd: Path) -> None:
         assert b2luigi.get_setting("log_dir", deprecated_keys=["log_folder"]) == "old_logs"
 
 
+def test_deprecated_result_path_still_places_results(nested_cwd: Path, tmp_path: Path) -> None:
+    """b2luigi users' settings.json with result_path keeps working, with a deprecation warning."""
+    write_settings(nested_cwd, result_path=str(tmp_path / "old_results"))
+    b2luigi.clear_setting("result_dir")
+
+    class OldStyle(b2luigi.Task):
+        def output(self):
+            yield self.add_to_output("out.txt")
+
+    with pytest.warns(DeprecatedSettingsWarning, match="result_path"):
+        path = OldStyle().get_output_file_name("out.txt")
+    assert path == str(tmp_path / "old_results" / "out.txt")
+
+
+def test_merged_dict_settings_never_change_the_shared_value() -> None:
+    """Per-system option dicts: global updated by the task's own, in a new dict (reference bug #12)."""
+    from b2core.settings import get_merged_dict
+
+    site_wide = {"partition": "short", "mem": "1G"}
+    b2luigi.set_setting("slurm_settings", site_wide)
+
+    class Big(b2luigi.Task):
+        slurm_settings = {"mem": "8G"}
+
+    merged = get_merged_dict("slurm_settings", task=Big())
+    assert merged == {"partition": "short", "mem": "8G"}
+    merged["job-name"] = "leak"
+    assert b2luigi.get_setting("slurm_settings") == {"partition": "short", "mem": "1G"}
+    assert get_merged_dict("slurm_settings", task=Plain()) == {"partition": "short", "mem": "1G"}
+
+
 def test_parameter_named_like_a_setting_gives_its_value() -> None:
     """A luigi parameter of the same name is a task attribute too."""
 

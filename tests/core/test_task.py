@@ -184,6 +184,15 @@ def test_inherits_without_and_clone_parent() -> None:
     assert not list(luigi.task.flatten(child.requires()))
 
 
+def test_luigi_batching_settings_are_left_alone() -> None:
+    """A user's max_batch_size is kept (b2luigi silently overwrote it, reference bug #7)."""
+
+    class Batched(b2luigi.Task):
+        max_batch_size = 5
+
+    assert Batched.max_batch_size == 5
+
+
 def test_external_and_wrapper_tasks(in_process_folders: Path) -> None:
     """ExternalTask is complete when its output exists; WrapperTask when its requirements are."""
 

@@ -24,6 +24,9 @@ class Cheap(b2luigi.Task):
     batch_system = "example"
     add_filename_to_cmd = False
     executable = ["/bin/sh", FAKE_JOB]
+    if "RESUBMIT" in os.environ:
+        max_resubmissions = int(os.environ["RESUBMIT"])
+    worker_timeout = float(os.environ["TIMEOUT"]) if "TIMEOUT" in os.environ else None
 
     @property
     def env(self):
@@ -45,13 +48,15 @@ class All(b2luigi.WrapperTask):
 
 
 if __name__ == "__main__":
-    b2luigi.process(All(), workers=int(os.environ.get("WORKERS", os.environ["COUNT"])), batch=True)
+    workers = int(os.environ.get("WORKERS", os.environ["COUNT"]))
+    b2luigi.process(All(), workers=workers, batch="NO_BATCH_FLAG" not in os.environ)
 """
 
 
 @pytest.fixture
 def cheap(example):
-    """Many example-backend tasks whose jobs are a tiny shell script (COUNT, DELAY, WORKERS from env)."""
+    """Example-backend tasks whose jobs are a tiny shell script; COUNT, DELAY(_EVEN), WORKERS, RESUBMIT, TIMEOUT,
+    SLOW_ONCE and NO_BATCH_FLAG come from the environment."""
     (example.path / "cheap_job.sh").write_text(CHEAP_JOB)
     example.write(CHEAP_STEERING)
     return example

@@ -178,10 +178,26 @@ def test_killed_job_is_resubmitted_and_attempt_logs_are_kept(cheap, queue, wait,
 def test_job_killed_by_the_batch_system_is_resubmitted(cheap, queue) -> None:
     """The queue's own kill (exstat told to kill one running job) is handled like any failed attempt."""
     queue.kill_next(1)
-    run = cheap.run(env={"COUNT": "1", "DELAY": "3", "B2CORE_MAX_RESUBMISSIONS": "1"})
+    run = cheap.run(env={"COUNT": "1", "DELAY": "2.5", "RESUBMIT": "1"})  # max_resubmissions as a task attribute
     assert run.returncode == 0, run
     assert list(queue.submissions_per_task().values()) == [2]
     assert "KILLED" in run.output
+
+
+def test_task_naming_its_batch_system_goes_there_without_the_batch_flag(cheap, queue) -> None:
+    """As in b2luigi: a task attribute batch_system beats the local default of a run without --batch."""
+    run = cheap.run(env={"COUNT": "2", "NO_BATCH_FLAG": "1"})
+    assert run.returncode == 0, run
+    assert len(queue.jobs()) == 2 and len(outputs(cheap)) == 2
+
+
+def test_worker_timeout_cancels_the_job_and_fails_the_task(cheap, queue) -> None:
+    """luigi's task timeout works in batch mode (b2luigi crashed): the job is cancelled, the task fails."""
+    run = cheap.run(env={"COUNT": "1", "DELAY": "60", "TIMEOUT": "1.5"})
+    assert run.returncode == 1, run
+    assert "timed out" in run.output, run
+    assert [c["n_ids"] for c in queue.calls("excancel")] == [1]
+    assert {queue.state(job["id"]) for job in queue.jobs()} == {"CANCELLED"}
 
 
 MISSING_AND_DYNAMIC = """
