@@ -108,6 +108,9 @@ class B2Worker(LinearWorker):
     def _engine(self) -> BatchEngine:
         if self.engine is None:
             self.engine = BatchEngine(JobStore(store_path(map_folder(get_setting("log_dir")))))
+            # luigi's worker looks at running tasks (and so ticks the engine) once per wait_interval
+            cadence = min(get_setting("poll_interval"), get_setting("submit_interval"))
+            self._config.wait_interval = min(self._config.wait_interval, cadence)
         return self.engine
 
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> bool:

@@ -83,3 +83,8 @@ class BatchBackend(ABC):
     @abstractmethod
     def cancel(self, job_ids: Sequence[str]) -> None:
         """Cancel many jobs at once; must not fail for jobs that already ended."""
+
+    def find(self, submissions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str] | None:
+        """Job ids of (task_id, attempt) submissions whose answer a crash lost, so a restart does not
+        submit them twice; None when this batch system cannot tell (the core then submits again)."""
+        return None

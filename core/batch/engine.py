@@ -42,6 +42,8 @@ class TrackedJob:
     final: JobStatus | None = None
     unknown_polls: int = 0
     reattached: bool = False
+    submitted: float | None = None
+    finished: float | None = None
 
     @property
     def record(self) -> JobRecord:
@@ -52,14 +54,14 @@ class TrackedJob:
             family=self.spec.family,
             backend=self.backend,
             job_id=self.job_id,
-            state=self.status.state.value if self.job_id else "submitting",
+            state=self.status.state.value if self.job_id or self.status.state.finished else "submitting",
             native_state=self.status.native_state,
             exit_code=self.status.exit_code,
             reason=self.status.reason,
             stdout=str(self.spec.stdout),
             stderr=str(self.spec.stderr),
-            submitted=now(),
-            finished=now() if self.status.state.finished else None,
+            submitted=self.submitted,
+            finished=self.finished,
         )
 
 
@@ -75,7 +77,10 @@ class BatchEngine:
         self.pending_since: dict[str, float] = {}
         self.active: dict[str, dict[str, TrackedJob]] = defaultdict(dict)
         self.last_poll: dict[str, float] = {}
+        self.failed_polls: dict[str, int] = defaultdict(int)
+        self.lost_submissions: dict[str, dict[tuple[str, int], str] | None] = {}
         self._dirty: list[TrackedJob] = []
+        self._next_due = 0.0  # luigi asks every running task; only the first ask per due time does work
 
     # --- starting jobs -----------------------------------------------------------------------------
 
@@ -89,12 +94,36 @@ class BatchEngine:
         """Queue a task for submission, or re-attach to its job if an earlier run left one active."""
         backend = self.backend(backend_name)
         previous = self.store.latest(task.task_id)
+        if previous and previous.state == "submitting" and previous.backend == backend_name:
+            previous.job_id = self._lost_submission(backend, previous)
         if previous and previous.state in ACTIVE_STATES and previous.job_id and previous.backend == backend_name:
             return self._reattach(task, backend, previous)
         attempt = previous.attempt + 1 if previous else 1
         job = TrackedJob(task, backend_name, self._spec(task, backend, attempt))
         self._queue(job)
         return job
+
+    def _lost_submission(self, backend: BatchBackend, record: JobRecord) -> str | None:
+        """The job of a submission whose answer an earlier run did not live to record, if it exists."""
+        if backend.name not in self.lost_submissions:
+            unanswered = [(r.task_id, r.attempt) for r in self.store.in_state("submitting", backend.name)]
+            try:
+                self.lost_submissions[backend.name] = self._with_retries(
+                    f"looking up lost submissions on {backend.name}", backend.find, unanswered
+                )
+            except BatchCommandError as error:
+                logger.warning("Could not look up submissions lost on %s: %s", backend.name, error)
+                self.lost_submissions[backend.name] = None
+        found = self.lost_submissions[backend.name]
+        if found is None:
+            logger.warning(
+                "An earlier run stopped while submitting task %s to %s, which cannot say whether the job exists; "
+                "submitting it again (check for a duplicate job)",
+                record.task_id,
+                backend.name,
+            )
+            return None
+        return found.get((record.task_id, record.attempt))
 
     def _spec(self, task: Any, backend: BatchBackend, attempt: int) -> JobSpec:
         stdout, stderr = log_paths(task)
@@ -117,9 +146,10 @@ class BatchEngine:
     def _reattach(self, task: Any, backend: BatchBackend, record: JobRecord) -> TrackedJob:
         spec = self._spec(task, backend, record.attempt)
         state = JobState.RUNNING if record.state == "running" else JobState.QUEUED
-        job = TrackedJob(task, backend.name, spec, job_id=record.job_id, reattached=True)
+        job = TrackedJob(task, backend.name, spec, job_id=record.job_id, reattached=True, submitted=record.submitted)
         job.status = JobStatus(state, record.native_state or "re-attached")
         self.active[backend.name][record.job_id] = job
+        self._next_due = 0.0
         logger.info("Re-attached to %s job %s of task %s", backend.name, record.job_id, task.task_id)
         self.hooks.b2core_job_submitted(
             task_id=task.task_id, backend=backend.name, job_id=record.job_id, attempt=record.attempt
@@ -130,22 +160,28 @@ class BatchEngine:
         if not self.pending[job.backend]:
             self.pending_since[job.backend] = self.clock()
         self.pending[job.backend].append(job)
+        self._next_due = 0.0
 
     # --- the tick: submit what is due, poll what is due ---------------------------------------------
 
     def tick(self) -> None:
         """Do whatever submission or polling is due; cheap when nothing is."""
         current = self.clock()
+        if current < self._next_due:
+            return
+        submit_interval, poll_interval = get_setting("submit_interval"), get_setting("poll_interval")
         for name, jobs in self.pending.items():
             if jobs and (
-                len(jobs) >= get_setting("max_array_size")
-                or current - self.pending_since[name] >= get_setting("submit_interval")
+                len(jobs) >= get_setting("max_array_size") or current - self.pending_since[name] >= submit_interval
             ):
                 self._submit(name)
         for name, jobs in self.active.items():
-            if jobs and current - self.last_poll.get(name, 0.0) >= get_setting("poll_interval"):
+            if jobs and current - self.last_poll.get(name, 0.0) >= poll_interval:
                 self._poll(name)
         self._flush_records()
+        due = [self.pending_since[name] + submit_interval for name, jobs in self.pending.items() if jobs]
+        due += [self.last_poll.get(name, 0.0) + poll_interval for name, jobs in self.active.items() if jobs]
+        self._next_due = min(due, default=0.0)
 
     def flush_submissions(self) -> None:
         """Submit everything pending now (used before waiting and in tests)."""
@@ -169,20 +205,24 @@ class BatchEngine:
         self.store.upsert_many([job.record for job in jobs])
         try:
             ids = self._with_retries(f"submitting to {backend.name}", backend.submit, [job.spec for job in jobs])
-        except BatchCommandError as error:
+            if len(ids) != len(jobs):
+                raise RuntimeError(f"{backend.name} returned {len(ids)} job ids for {len(jobs)} jobs: {ids}")
+        except Exception as error:
+            if not isinstance(error, BatchCommandError):
+                logger.exception("Submitting %d job(s) to %s failed", len(jobs), backend.name)
             for job in jobs:
                 self._finish(job, JobStatus(JobState.FAILED, "SUBMISSION_FAILED", reason=str(error)), retry=False)
             return
-        if len(ids) != len(jobs):
-            raise RuntimeError(f"Backend {backend.name} returned {len(ids)} job ids for {len(jobs)} jobs")
+        submitted = now()
         for job, job_id in zip(jobs, ids, strict=True):
-            job.job_id = job_id
+            job.job_id, job.submitted = job_id, submitted
             job.status = JobStatus(JobState.QUEUED, "submitted")
             self.active[backend.name][job_id] = job
             self._dirty.append(job)
             self.hooks.b2core_job_submitted(
                 task_id=job.spec.task_id, backend=backend.name, job_id=job_id, attempt=job.spec.attempt
             )
+        self._flush_records()  # the ids are what a restart re-attaches to: write them at once
         logger.info("Submitted %d job(s) to %s", len(jobs), backend.name)
 
     def _poll(self, name: str) -> None:
@@ -191,10 +231,10 @@ class BatchEngine:
         jobs = self.active[name]
         try:
             statuses = self._with_retries(f"querying {name}", backend.query, list(jobs))
-        except BatchCommandError as error:
-            for job in list(jobs.values()):
-                self._finish(job, JobStatus(JobState.FAILED, "STATUS_UNAVAILABLE", reason=str(error)), retry=False)
+        except Exception as error:
+            self._poll_failed(name, error)
             return
+        self.failed_polls[name] = 0
         for job_id, job in list(jobs.items()):
             status = statuses.get(job_id)
             if status is None:
@@ -213,10 +253,29 @@ class BatchEngine:
             if status.state.finished:
                 self._finish(job, status)
 
+    def _poll_failed(self, name: str, error: Exception) -> None:
+        """Jobs keep running while their batch system does not answer, so keep waiting for them; only a
+        query that can never work (a permanent error or a bug) gives up, cancelling the jobs so that a
+        later run cannot duplicate them."""
+        self.failed_polls[name] += 1
+        transient = isinstance(error, BatchCommandError) and not isinstance(error, PermanentBatchError)
+        if transient or self.failed_polls[name] < UNKNOWN_POLLS_BEFORE_FAILURE:
+            logger.warning(
+                "%s did not answer the status query (%d time(s) in a row); jobs stay tracked: %s",
+                name,
+                self.failed_polls[name],
+                error,
+                exc_info=not isinstance(error, BatchCommandError),
+            )
+            return
+        reason = f"the status of {name} jobs cannot be queried: {error}"
+        logger.error("%s; cancelling its %d job(s)", reason, len(self.active[name]))
+        self.cancel(list(self.active[name].values()), reason=reason)
+
     def _finish(self, job: TrackedJob, status: JobStatus, retry: bool = True) -> None:
         if job.job_id is not None:
             self.active[job.backend].pop(job.job_id, None)
-        job.status = status
+        job.status, job.finished = status, now()
         self._dirty.append(job)
         allowed = get_setting("max_resubmissions", task=job.task)
         will_retry = retry and status.state is JobState.FAILED and job.spec.attempt <= allowed
@@ -241,7 +300,7 @@ class BatchEngine:
         self._flush_records()
         _keep_attempt_logs(job.spec)
         job.spec = self._spec(job.task, self.backend(job.backend), job.spec.attempt + 1)
-        job.job_id, job.unknown_polls = None, 0
+        job.job_id, job.unknown_polls, job.submitted, job.finished = None, 0, None, None
         job.status = JobStatus(JobState.QUEUED, "pending resubmission")
         self._queue(job)
 
@@ -272,7 +331,7 @@ class BatchEngine:
 
     # --- stopping ----------------------------------------------------------------------------------
 
-    def cancel(self, jobs: Sequence[TrackedJob]) -> int:
+    def cancel(self, jobs: Sequence[TrackedJob], reason: str = "cancelled by b2core") -> int:
         """Cancel the given jobs in one command per backend; returns how many were cancelled."""
         by_backend: dict[str, list[TrackedJob]] = defaultdict(list)
         for job in jobs:
@@ -290,7 +349,7 @@ class BatchEngine:
                 except BatchCommandError as error:
                     logger.error("Could not cancel %d job(s) on %s: %s", len(submitted), name, error)
             for job in group:
-                self._finish(job, JobStatus(JobState.FAILED, "CANCELLED", reason="cancelled by b2core"), retry=False)
+                self._finish(job, JobStatus(JobState.FAILED, "CANCELLED", reason=reason), retry=False)
             count += len(submitted)
         self._flush_records()
         return count

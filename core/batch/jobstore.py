@@ -114,6 +114,11 @@ class JobStore:
         ).fetchall()
         return [JobRecord(*row) for row in rows]
 
+    def in_state(self, state: str, backend: str) -> list[JobRecord]:
+        """Records of one backend in one state (e.g. submissions a crash left unanswered)."""
+        rows = self._db.execute("SELECT * FROM jobs WHERE state = ? AND backend = ?", (state, backend)).fetchall()
+        return [JobRecord(*row) for row in rows]
+
     def history(self, task_id: str) -> list[JobRecord]:
         """Every attempt of a task, oldest first."""
         rows = self._db.execute("SELECT * FROM jobs WHERE task_id = ? ORDER BY attempt", (task_id,)).fetchall()

@@ -8,8 +8,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-import pytest
-
 
 def submitted_job_ids(workflow) -> list[str]:
     """Job ids the job store holds (read-only, while the steering process may be writing)."""
@@ -74,14 +72,6 @@ def test_ctrl_c_can_leave_jobs_running_for_a_later_reattach(cheap, queue, wait, 
     assert outputs(cheap) == {f"number={n}": str(n) for n in range(3)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core bug: a steering process killed after the batch system accepted a submission but before the engine "
-        "wrote the job ids (records still 'submitting', job_id NULL) resubmits on restart: BatchEngine.start only "
-        "re-attaches records that have a job_id (core/batch/engine.py, start/_submit_chunk)"
-    ),
-)
 def test_steering_killed_between_submission_and_bookkeeping_does_not_resubmit(cheap, queue, wait) -> None:
     """exsub kills its caller right after printing the ids; the restart must still not submit twice."""
     (queue.folder / "kill_submitter").write_text("")

@@ -60,6 +60,19 @@ class ExampleBackend(BatchBackend):
             statuses[job_id] = JobStatus(STATES[native], native, exit_code=exit_code, reason=reason)
         return statuses
 
+    def find(self, submissions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str] | None:
+        """Jobs are submitted under their task id, so lost submissions are found by name."""
+        if not submissions:
+            return {}
+        result = self._run(["exstat", "--names", *{task_id for task_id, _ in submissions}])
+        wanted = set(submissions)
+        found = {}
+        for line in result.stdout.splitlines():
+            job_id, name, attempt = line.split()
+            if (name, int(attempt)) in wanted:
+                found[(name, int(attempt))] = job_id
+        return found
+
     def cancel(self, job_ids: Sequence[str]) -> None:
         """Cancel all given jobs with one excancel call."""
         self._run(["excancel", *job_ids])
