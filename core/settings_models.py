@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 from b2core.errors import SettingsError
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
@@ -69,7 +69,8 @@ def _field_index() -> dict[str, tuple[type[BaseModel], TypeAdapter[Any], Any]]:
     index: dict[str, tuple[type[BaseModel], TypeAdapter[Any], Any]] = {}
     for model in _models:
         for name, info in model.model_fields.items():
-            index[name] = (model, TypeAdapter(info.annotation), info)
+            annotated = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+            index[name] = (model, TypeAdapter(annotated), info)
     return index
 
 
@@ -87,12 +88,6 @@ def validate_setting(key: str, value: Any, source: str) -> Any:
             f"Setting '{key}' from {source} has the wrong type or value {value!r}: {problem} "
             f"(expected {_type_name(info.annotation)}, see {model.__name__})"
         ) from None
-    for constraint in info.metadata:
-        bound = {"ge": "at least", "gt": "greater than"}
-        for attr, words in bound.items():
-            limit = getattr(constraint, attr, None)
-            if limit is not None and not (checked >= limit if attr == "ge" else checked > limit):
-                raise SettingsError(f"Setting '{key}' from {source} must be {words} {limit}, got {value!r}")
     return checked
 
 

@@ -86,7 +86,7 @@ def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_onl
     if removal[0] or removal[1]:
         remove_outputs(roots, *removal, keep=_names(keep, args.keep), auto_confirm=auto_confirm or args.yes)
         return True
-    validate_all_sources()
+    check_at_start()
     if args.workers is not None:
         kwargs["workers"] = args.workers
     if test or args.test:
@@ -104,6 +104,18 @@ def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_onl
     if not success:
         sys.exit(1)
     return True
+
+
+def check_at_start() -> None:
+    """Fail once, before scheduling anything, on settings no task can run with."""
+    from b2core.plugins import AUTO, installed_backends, plugin_manager, unknown_backend_message
+    from b2core.settings import find_setting_source, get_setting
+
+    plugin_manager()  # registers the plugins' settings models, so their settings are checked too
+    validate_all_sources()
+    name = get_setting("batch_system")
+    if name != AUTO and name not in installed_backends():
+        raise B2CoreError(f"{unknown_backend_message(name)} (from {find_setting_source('batch_system')})")
 
 
 def run_luigi(roots: list[Any], batch_mode: bool, **kwargs: Any) -> bool:

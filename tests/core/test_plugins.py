@@ -202,13 +202,6 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core bug: an unknown batch_system is only found per task while luigi runs (worker.choose_backend), so the "
-        "run schedules every task and repeats the error once per task instead of failing at start"
-    ),
-)
 def test_unknown_backend_fails_at_start_once(example) -> None:
     """Like a wrong setting type: one error before anything is scheduled, exit code 2."""
     example.write(WHOLE.replace('batch_system = "example"', "pass"))
@@ -228,13 +221,6 @@ def test_plugin_settings_are_typed_by_the_plugins_model(example, queue) -> None:
     assert queue.jobs() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core bug: validate_all_sources() (cli/process.py) runs before plugin_manager() has registered the plugins' "
-        "settings models, so plugin settings are only checked per task during the run, not at start"
-    ),
-)
 def test_plugin_setting_of_wrong_type_fails_at_start(example, queue) -> None:
     """Like a core setting: one error before anything is scheduled, exit code 2."""
     example.write(WHOLE)

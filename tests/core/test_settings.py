@@ -230,6 +230,23 @@ def test_wrong_type_from_set_setting_names_setting_and_source() -> None:
         b2luigi.set_setting("max_resubmissions", -1)
 
 
+def test_every_field_constraint_of_a_plugin_model_is_checked() -> None:
+    """Upper bounds and patterns too, not only lower bounds: a plugin's model is enforced as written."""
+    from b2core.settings_models import register_settings_model
+    from pydantic import BaseModel, Field
+
+    class SiteSettings(BaseModel):
+        site_slots: int = Field(4, ge=1, le=64)
+        site_account: str = Field("physics", pattern=r"^[a-z]+$")
+
+    register_settings_model(SiteSettings)
+    b2luigi.set_setting("site_slots", 64)
+    with pytest.raises(SettingsError, match=r"'site_slots' from set_setting\(\).*less than or equal to 64.*SiteSettings"):
+        b2luigi.set_setting("site_slots", 65)
+    with pytest.raises(SettingsError, match="'site_account'.*pattern"):
+        b2luigi.set_setting("site_account", "Physics; rm -rf")
+
+
 @pytest.mark.parametrize(
     ("key", "value"),
     [
