@@ -69,7 +69,7 @@ def _field_index() -> dict[str, tuple[type[BaseModel], TypeAdapter[Any], Any]]:
     index: dict[str, tuple[type[BaseModel], TypeAdapter[Any], Any]] = {}
     for model in _models:
         for name, info in model.model_fields.items():
-            annotated = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+            annotated = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
             index[name] = (model, TypeAdapter(annotated), info)
     return index
 

@@ -241,9 +241,9 @@ def test_every_field_constraint_of_a_plugin_model_is_checked() -> None:
 
     register_settings_model(SiteSettings)
     b2luigi.set_setting("site_slots", 64)
-    with pytest.raises(SettingsError, match=r"'site_slots' from set_setting\(\).*less than or equal to 64.*SiteSettings"):
+    with pytest.raises(SettingsError, match=r"'site_slots' from set_setting\(\).*less than or equal to 64.*Site"):
         b2luigi.set_setting("site_slots", 65)
-    with pytest.raises(SettingsError, match="'site_account'.*pattern"):
+    with pytest.raises(SettingsError, match=r"'site_account'.*pattern"):
         b2luigi.set_setting("site_account", "Physics; rm -rf")
 
 
