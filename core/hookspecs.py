@@ -67,9 +67,13 @@ def b2core_task_needs_wrapper(task: Any) -> bool | None:
     """Return True when a task must run through the job wrapper even without --batch (containers)."""
 
 
-@hookspec(firstresult=True)
+@hookspec
 def b2core_wrap_command(task: Any, command: JobCommand) -> JobCommand | None:
-    """Return a new command that wraps `command` (e.g. in ``apptainer exec``), or None to leave it."""
+    """Return a new command that wraps `command` (e.g. in ``apptainer exec``), or None to leave it.
+
+    Every plugin's implementation applies in pluggy's call order, each to the previous one's result,
+    so wrappers compose (``tryfirst=True`` wraps innermost, ``trylast=True`` outermost).
+    """
 
 
 # --- job lifecycle ---------------------------------------------------------------------------------

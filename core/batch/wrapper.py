@@ -106,9 +106,12 @@ def write_wrapper(task: Any) -> Path:
 
     write_task_spec(task)
     command = job_command(task)
-    wrapped = plugin_manager().hook.b2core_wrap_command(task=task, command=command)
+    caller = plugin_manager().hook.b2core_wrap_command
+    for impl in reversed(caller.get_hookimpls()):  # pluggy's call order; each wraps the previous result
+        arguments = {"task": task, "command": command}
+        command = impl.function(*(arguments[name] for name in impl.argnames)) or command
     path = Path(task_file_dir(task)) / "executable_wrapper.sh"
-    _write_atomically(path, render_wrapper(task, wrapped or command))
+    _write_atomically(path, render_wrapper(task, command))
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
 

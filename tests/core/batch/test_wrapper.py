@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import b2core as b2luigi
 import pytest
+from b2core.hookspecs import JobCommand, hookimpl
 
 EVIL = "it's \"quoted\" $(touch pwned) `touch pwned2` ; touch pwned3 & $HOME \\ \n second line\t'"
 
@@ -64,3 +66,41 @@ def test_hostile_values_arrive_unchanged_and_execute_nothing(example, tmp_path: 
     assert not list(Path.cwd().glob("pwned*"))
     wrapper = next(example.path.glob("task_files/value=*/Hostile/executable_wrapper.sh")).read_text()
     assert "export EVIL_ENV=" in wrapper
+
+
+class _Timing:
+    """A site plugin that times every job command, registered after any installed plugin."""
+
+    @hookimpl(trylast=True)
+    def b2core_wrap_command(self, command: JobCommand) -> JobCommand:
+        return JobCommand(["/usr/bin/time", "-v", *command.argv], command.env_script, command.expandable + 2)
+
+
+class _Nice:
+    @hookimpl(tryfirst=True)
+    def b2core_wrap_command(self, task, command: JobCommand) -> JobCommand | None:
+        if task.get_task_family() != "Wrapped":
+            return None
+        return JobCommand(["nice", "-n", "5", *command.argv], command.env_script, command.expandable + 3)
+
+
+class Wrapped(b2luigi.Task):
+    def output(self):
+        yield self.add_to_output("out.txt")
+
+
+def test_command_wrappers_of_several_plugins_compose() -> None:
+    """Two plugins' wrappers both apply, innermost the tryfirst one, instead of the first one winning."""
+    from b2core.batch.wrapper import write_wrapper
+    from b2core.plugins import plugin_manager
+
+    manager = plugin_manager()
+    manager.register(_Timing(), name="test-timing")
+    manager.register(_Nice(), name="test-nice")
+    try:
+        script = write_wrapper(Wrapped()).read_text()
+    finally:
+        manager.unregister(name="test-timing")
+        manager.unregister(name="test-nice")
+    [exec_line] = [line for line in script.splitlines() if line.startswith("exec ")]
+    assert exec_line.startswith("exec /usr/bin/time -v nice -n 5 "), exec_line
