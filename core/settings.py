@@ -89,10 +89,13 @@ def get_merged_dict(key: str, task: Any = None) -> dict[str, Any]:
     Used for per-system options (slurm_settings, htcondor_settings) where a task adds to the
     site-wide options instead of replacing them.
     """
-    found, value, _ = _lookup(key, None)
-    merged = dict(value) if found and value else {}
+    from b2core.settings_models import validate_setting
+
+    found, value, source = _lookup(key, None)
+    merged = dict(validate_setting(key, value, source) or {}) if found else {}
     if task is not None and _task_has(task, key):
-        merged.update(getattr(task, key) or {})
+        own = getattr(task, key)
+        merged.update(validate_setting(key, own, f"attribute '{key}' of task {type(task).__name__}") or {})
     return merged
 
 

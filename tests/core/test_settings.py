@@ -337,3 +337,22 @@ def test_wrong_setting_type_fails_at_start_of_a_real_run(workflow) -> None:
     assert run.returncode != 0, run
     assert "show_progress" in run.stderr and "B2CORE_SHOW_PROGRESS" in run.stderr, run
     assert not (workflow.path / "out.txt").exists()
+
+
+def test_merged_dict_settings_are_typed_per_source() -> None:
+    """A per-system options dict of the wrong shape names the task attribute it came from."""
+    from b2core.settings import get_merged_dict
+    from b2core.settings_models import register_settings_model
+    from pydantic import BaseModel, Field
+
+    class Farm(BaseModel):
+        farm_options: dict[str, int] = Field(default_factory=dict)
+
+    register_settings_model(Farm)
+    b2luigi.set_setting("farm_options", {"cores": 1})
+
+    class Greedy(b2luigi.Task):
+        farm_options = {"cores": "all of them"}
+
+    with pytest.raises(SettingsError, match="'farm_options' from attribute 'farm_options' of task Greedy"):
+        get_merged_dict("farm_options", task=Greedy())
