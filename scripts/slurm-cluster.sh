@@ -26,10 +26,13 @@
 #           and (with accounting) sacct answers; non-zero otherwise.
 #
 # Environment (read by `start`, which applies it every time: a plain `start`
-# after `SLURM_LOCAL_CPUS=16 ... start` goes back to 4 CPUs; `stop` and
+# after `SLURM_LOCAL_CPUS=4 ... start` goes back to 16 CPUs; `stop` and
 # `status` follow the written config):
-#   SLURM_LOCAL_CPUS          CPUs the node advertises (default 4; more than the
-#                             machine has is fine, via config_overrides)
+#   SLURM_LOCAL_CPUS          CPUs the node advertises (default 16; more than the
+#                             machine has is fine, via config_overrides: test
+#                             jobs are short and mostly wait for Slurm, so 16
+#                             slots keep 2 real cores busy; 300 one-second
+#                             b2core jobs take ~90 s instead of ~120 s with 4)
 #   SLURM_ACCOUNTING          dbd (default: slurmdbd + MariaDB, full sacct) or
 #                             none (no database; sacct is unavailable, finished
 #                             jobs are appended to /var/log/slurm/jobcomp.log)
@@ -70,7 +73,7 @@ readonly DAEMON_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 export SLURM_CONF=$SLURM_CONF_FILE
 
-CPUS=${SLURM_LOCAL_CPUS:-4}
+CPUS=${SLURM_LOCAL_CPUS:-16}
 ACCOUNTING=${SLURM_ACCOUNTING:-dbd}
 MIN_JOB_AGE=${SLURM_LOCAL_MIN_JOB_AGE:-300}
 PARTITION=${SLURM_LOCAL_PARTITION:-debug}

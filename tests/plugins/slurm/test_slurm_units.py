@@ -24,7 +24,7 @@ from b2core_slurm.backend import (
 )
 from b2core_slurm.settings import SlurmSettings
 from b2core_slurm.states import STATE_TABLE, Row, expand_ids, parse_sacct, parse_squeue, to_status
-from conftest import RECORDED
+from slurm_testkit import RECORDED
 
 
 class FakeRunner(CommandRunner):
