@@ -2,7 +2,8 @@
 summary that explains every failure.
 
 The worker reports each status change in O(1); a background thread renders twice a second (a rich
-live table on a terminal, a plain line every 30 s otherwise), so large runs are not slowed.
+live table on a terminal, a plain line every 30 s and one at the end otherwise), so large runs are not
+slowed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class ProgressTracker:
         self.task_state: dict[str, tuple[str, str]] = {}
         self.job_state: dict[tuple[str, str], str] = {}
         self.failures: dict[str, str] = {}
+        self.last_job: dict[str, tuple[str, str, Any]] = {}
         self.lock = threading.Lock()
 
     def task_changed(self, task_id: str, family: str, luigi_status: str, explanation: str = "") -> None:
@@ -118,9 +120,11 @@ class ProgressTracker:
         self.job_changed(backend, task_id, state if state in ("queued", "running") else None)
 
     @hookimpl
-    def b2core_job_finished(self, task_id: str, backend: str) -> None:
-        """A job ended."""
+    def b2core_job_finished(self, task_id: str, backend: str, job_id: str, status: Any) -> None:
+        """A job ended; its id and final status are kept for the failure summary."""
         self.job_changed(backend, task_id, None)
+        with self.lock:
+            self.last_job[task_id] = (backend, job_id, status)
 
 
 class ProgressDisplay:
@@ -154,6 +158,7 @@ class ProgressDisplay:
             return
         while not self._stop.wait(30):
             print(self.tracker.line(), file=self.stream, flush=True)
+        print(self.tracker.line(), file=self.stream, flush=True)
 
 
 def failure_summary(tracker: ProgressTracker) -> str:
@@ -164,8 +169,20 @@ def failure_summary(tracker: ProgressTracker) -> str:
     for task_id, explanation in sorted(tracker.failures.items()):
         text = _decode(explanation).strip() or "no explanation was reported"
         lines.append(f"* {task_id}")
+        job = tracker.last_job.get(task_id)
+        if job is not None:
+            lines.append("    " + _job_line(*job))
         lines += ["    " + line for line in text.splitlines()[-25:]]
     return "\n".join(lines)
+
+
+def _job_line(backend: str, job_id: str, status: Any) -> str:
+    """`job <id> on <backend>: <state> (<native state>, exit code <n>)` from a job's final status."""
+    state = getattr(getattr(status, "state", None), "value", "unknown")
+    native = getattr(status, "native_state", "") or ""
+    code = getattr(status, "exit_code", None)
+    details = ", ".join(filter(None, [native, f"exit code {code}" if code is not None else ""]))
+    return f"job {job_id or '(not submitted)'} on {backend}: {state}" + (f" ({details})" if details else "")
 
 
 def _decode(explanation: str) -> str:
