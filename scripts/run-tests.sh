@@ -15,5 +15,5 @@ else
 fi
 # The environments verified on a clean checkout; slurm, gbasf2 and apptainer join once verified
 # (run them with TOX_ENVS=slurm bash scripts/run-tests.sh).
-envs="lint,core,example,htcondor,lsf"
+envs="lint,core,example,docs,htcondor,lsf"
 exec .venv/bin/tox run -e "${TOX_ENVS:-$envs}" "$@"
