@@ -1,6 +1,7 @@
 """Conformance tests of the LSF stand-ins against recorded outputs of the real tools
-(``recorded/lsf.json``, sources in ``recorded/README.md``), plus behaviour tests:
-jobs really run, finish, fail with exit codes and are killed."""
+(``recorded/lsf.json``, sources in ``recorded/README.md``; job arrays: ``lsf/recorded_arrays.json``,
+each entry with its source), plus behaviour tests: jobs really run, finish, fail with exit codes
+and are killed."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ sys.path.insert(0, str(HERE / "lsf"))
 import _lsf  # noqa: E402
 
 REC = json.loads((HERE / "recorded" / "lsf.json").read_text())
+ARR = json.loads((HERE / "lsf" / "recorded_arrays.json").read_text())
 JOB_RE = re.compile(r"Job <(\d+)> is submitted to (?:default )?queue <[^>]+>\.")
 
 
@@ -263,3 +265,141 @@ def test_daemon_down_failures_then_recovery(lsf, tmp_path):
     assert lsf.run("bjobs", "-json", "-o", "jobid stat", job_id).returncode == 0
     assert (lsf.count("bsub"), lsf.count("bjobs")) == (2, 3)
     assert lsf.calls("bjobs")[0]["argv"][1:] == ["-json", "-o", "jobid stat", job_id]
+
+
+# -------------------------------------------------------------------- job arrays
+
+
+def elements(env, job_id: str) -> dict[int, dict]:
+    """The element records of one array, by index."""
+    return {job["index"]: job for job in env.queue("lsf")["jobs"].values() if str(job["id"]) == job_id}
+
+
+def wait_elements(env, job_id: str, *stats, timeout: float = 10.0) -> dict[int, dict]:
+    """Wait until every element of the array is in one of ``stats``."""
+    return env.wait_until(
+        lambda: all(j["stat"] in stats for j in elements(env, job_id).values()) and elements(env, job_id), timeout
+    )
+
+
+def test_bsub_array_runs_every_element_with_its_index(lsf, tmp_path):
+    lsf.setenv("B2CORE_STANDIN_LSF_NO_REPORT", "1")
+    rec = ARR["bsub_array"]
+    cmd = 'echo "$LSB_JOBID $LSB_JOBINDEX $LSB_JOBNAME"; echo "err $LSB_JOBINDEX" >&2; test $LSB_JOBINDEX != 3'
+    proc, job_id = bsub(lsf, "-J", "myArray[1-4]", "-oo", "out_%J_%I.txt", "-eo", "err_%I.txt", cmd, cwd=tmp_path)
+    assert (norm_id(proc.stdout, job_id, "235784"), proc.stderr, proc.returncode) == (
+        rec["stdout"],
+        rec["stderr"],
+        rec["returncode"],
+    )
+    done = wait_elements(lsf, job_id, "DONE", "EXIT")
+    assert sorted(done) == [1, 2, 3, 4]
+    assert {i: (j["stat"], j["exit_code"]) for i, j in done.items()} == {
+        1: ("DONE", 0),
+        2: ("DONE", 0),
+        3: ("EXIT", 1),
+        4: ("DONE", 0),
+    }
+    for index in range(1, 5):
+        assert (tmp_path / f"out_{job_id}_{index}.txt").read_text() == f"{job_id} {index} myArray[{index}]\n"
+        assert (tmp_path / f"err_{index}.txt").read_text() == f"err {index}\n"
+    proc, second = bsub(lsf, "-q", "short", "-J", "b[2,5-9:2]", "true", cwd=tmp_path)
+    assert proc.stdout == f"Job <{second}> is submitted to queue <short>.\n"
+    assert sorted(wait_elements(lsf, second, "DONE")) == [2, 5, 7, 9]
+
+
+def test_bsub_bad_array_index(lsf, tmp_path):
+    rec = ARR["bsub_bad_index"]
+    for case in rec["cases"]:
+        proc = lsf.run(*case["argv"], cwd=tmp_path)
+        assert (proc.stdout, proc.stderr, proc.returncode) == ("", case["stderr"], rec["returncode"])
+    assert lsf.queue("lsf")["jobs"] == {}
+
+
+def test_bjobs_array_tables_match_recordings():
+    for key in ("bjobs_table_array_element", "bjobs_table_array_cut_host"):
+        rec = ARR[key]
+        assert _lsf.format_bjobs_row(*rec["values"]) == rec["stdout"].split("\n")[-2] + "\n"
+    assert ARR["bjobs_table_array_element"]["stdout"].startswith(_lsf.BJOBS_HEADER)
+    for key in ("bjobs_table_wide_array", "bjobs_table_wide_array_pending"):
+        rec = ARR[key]
+        rows = "".join(_lsf.format_bjobs_row(*values, wide=True) for values in rec["values"])
+        assert _lsf.BJOBS_HEADER + rows == rec["stdout"]
+
+
+def test_bjobs_lists_array_elements(lsf, tmp_path):
+    lsf.setenv("B2CORE_STANDIN_START_DELAY", "30")  # stay PEND
+    _, job_id = bsub(lsf, "-J", "1485505963[1-3]", "true", cwd=tmp_path)
+    lines = lsf.run("bjobs", "-w").stdout.split("\n")
+    assert lines[0] + "\n" == _lsf.BJOBS_HEADER and len(lines) == 5
+    for index, line in enumerate(lines[1:4], start=1):  # as in the autosubmit transcript: "   -    " for PEND
+        assert re.fullmatch(rf"{job_id} +\S+ +PEND  normal     \S+ +   -     +1485505963\[{index}\] \w{{3}} .+", line)
+    rec = ARR["bjobs_array_element_not_found"]
+    proc = lsf.run("bjobs", f"{job_id}[2]", f"{job_id}[7]")
+    assert (norm_id(proc.stderr, f"{job_id}[7]", "235784[7]"), proc.returncode) == (rec["stderr"], rec["returncode"])
+    assert proc.stdout.count("\n") == 2 and "*505963[2]" in proc.stdout  # TRUNC_STR: "*" + the tail
+    assert len(lsf.run("bjobs", job_id).stdout.splitlines()) == 4  # the id alone: every element
+    assert len(lsf.run("bjobs", f"{job_id}[1-3:2]").stdout.splitlines()) == 3
+
+
+def test_bjobs_json_of_array_matches_recording(lsf, tmp_path):
+    rec = ARR["bjobs_json_array"]
+    _, job_id = bsub(lsf, "-J", "myArray[1-2]", "true", cwd=tmp_path)
+    wait_elements(lsf, job_id, "DONE")
+    proc = lsf.run(*rec["argv"][:-1], job_id)
+    assert (proc.stdout.replace(f'"{job_id}"', '"1"'), proc.returncode) == (rec["stdout"], rec["returncode"])
+    lsf.setenv("LSB_BJOBS_DISPLAY_ENH", "Y")  # lsf.conf: JOBID shows the element
+    assert lsf.run("bjobs", "-a", "-noheader", "-o", "jobid stat", f"{job_id}[2]").stdout == f"{job_id}[2] DONE\n"
+
+
+def test_bjobs_array_summary(lsf, tmp_path):
+    rec = ARR["bjobs_array_summary"]
+    _, job_id = bsub(lsf, "-J", "myArray[1-4]", "test $LSB_JOBINDEX != 4", cwd=tmp_path)
+    wait_elements(lsf, job_id, "DONE", "EXIT")
+    proc = lsf.run("bjobs", "-A", "-a", job_id)
+    user = f"{job(lsf, f'{job_id}[1]')['user'][:8]:>8}"
+    assert proc.stdout == rec["stdout"].replace("235784 ", f"{job_id} ").replace("    user", user)
+
+
+def test_bkill_array_elements_and_whole_array(lsf, tmp_path):
+    rec = ARR["bkill_array"]
+    cmd = "test $LSB_JOBINDEX = 2 && exit 0; sleep 30"
+    _, job_id = bsub(lsf, "-J", "k[1-4]", cmd, cwd=tmp_path)
+    wait_stat(lsf, f"{job_id}[2]", "DONE")
+    for index in (1, 3, 4):
+        wait_stat(lsf, f"{job_id}[{index}]", "RUN")
+    pids = {i: j["_run"]["pid"] for i, j in elements(lsf, job_id).items() if i != 2}
+    for case in rec["cases"]:
+        argv = [arg.replace("235784", job_id) for arg in case["argv"]]
+        proc = lsf.run(*argv)
+        got = (norm_id(proc.stdout, job_id, "235784"), norm_id(proc.stderr, job_id, "235784"), proc.returncode)
+        assert tuple(s.replace(f"<{job_id}[", "<235784[") for s in got[:2]) + got[2:] == (
+            case["stdout"],
+            case["stderr"],
+            case["returncode"],
+        )
+    assert not any(pid_alive(pid) for pid in pids.values())
+    final = wait_elements(lsf, job_id, "DONE", "EXIT")
+    assert {i: (j["stat"], j.get("exit_reason", "")) for i, j in final.items()} == {
+        1: ("EXIT", "TERM_OWNER: job killed by owner"),
+        2: ("DONE", ""),
+        3: ("EXIT", "TERM_OWNER: job killed by owner"),
+        4: ("EXIT", "TERM_OWNER: job killed by owner"),
+    }
+    proc = lsf.run("bkill", f"{job_id}[9]")
+    assert (proc.stderr, proc.returncode) == (f"Job <{job_id}[9]>: No matching job found\n", 255)
+
+
+def test_array_slot_limit(lsf, tmp_path):
+    """An array "name[1-4]%2": never more than two elements run at once, all of them run."""
+    _, job_id = bsub(lsf, "-J", "lim[1-4]%2", "sleep 0.5", cwd=tmp_path)
+    most = 0
+
+    def finished() -> bool:
+        nonlocal most
+        stats = [j["stat"] for j in elements(lsf, job_id).values()]
+        most = max(most, stats.count("RUN"))
+        return stats.count("DONE") == 4
+
+    lsf.wait_until(finished, timeout=20)
+    assert most <= 2

@@ -44,7 +44,10 @@ LOST = {
 
 _SUBMITTED = re.compile(r"Job <(\d+)> is submitted")
 _ANY_ID = re.compile(r"<(\d+)>")
-_NAME_UNSAFE = re.compile(r"[\s\[\]\"'$`\\]+")
+#: LSF documents a-z, A-Z, 0-9, '.', '-', '_' as the characters of a job array name
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: longest `-J "name[indexList]"` LSF accepts
+_MAX_ARRAY_SPEC = 255
 #: bjobs/bkill complaints about jobs that are gone already (not an error for us)
 _GONE = re.compile(
     r"is not found|already finished|no matching job|no (unfinished )?job found|is being terminated|has been killed",
@@ -129,6 +132,7 @@ def bsub_argv(settings: dict[str, Any], count: int, folder: str, script: str) ->
     LSF joins the command words into a line its job shell runs, so the script path is shell-quoted.
     """
     name = _NAME_UNSAFE.sub("_", settings.get("job_name") or "b2core") or "b2core"
+    name = name[: _MAX_ARRAY_SPEC - len(f"[1-{count}]")]
     argv = ["bsub", "-env", "all", "-q", str(settings.get("queue") or "s")]
     if settings.get("job_slots") is not None:
         argv += ["-n", str(settings["job_slots"])]

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-STANDINS = Path(__file__).resolve().parents[2] / "standins"
+#: the stand-in tree; B2CORE_TEST_STANDINS points the tests at another one (e.g. a patched copy)
+STANDINS = Path(os.environ.get("B2CORE_TEST_STANDINS") or Path(__file__).resolve().parents[2] / "standins")
 BIN = {"htcondor": STANDINS / "htcondor" / "bin", "lsf": STANDINS / "lsf" / "bin"}
 FAST = {"B2CORE_POLL_INTERVAL": "0.3", "B2CORE_SUBMIT_INTERVAL": "0.1", "B2CORE_BATCH_COMMAND_RETRY_WAIT": "0.1"}
 

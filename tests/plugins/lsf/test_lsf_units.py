@@ -130,6 +130,14 @@ def test_queue_slots_and_job_name_per_task() -> None:
     assert argv[-1] == "'/my dir/array.sh'"
 
 
+def test_array_name_keeps_to_the_characters_and_length_lsf_allows() -> None:
+    """LSF documents a-z, A-Z, 0-9, '.', '-', '_' for array names and at most 255 characters for -J."""
+    settings = {"queue": "s", "job_slots": None, "job_name": "tau/mu:ratio=2 (v1)"}
+    assert bsub_argv(settings, 3, "/f", "/f/a.sh")[6] == "tau_mu_ratio_2_v1_[1-3]"
+    spec = bsub_argv({**settings, "job_name": "x" * 300}, 1000, "/f", "/f/a.sh")[6]
+    assert len(spec) == 255 and spec.endswith("x[1-1000]")
+
+
 @pytest.mark.parametrize("unset", [False, "", 0, None])
 def test_job_slots_that_mean_unset_are_omitted(unset: Any) -> None:
     """b2luigi sent `-n False` for an unset job_slots (bug #1); here it is left out."""

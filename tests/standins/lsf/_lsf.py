@@ -13,6 +13,17 @@ Commands are run with ``/bin/sh -c`` like LSF's job file does; ``-o`` appends,
 ``-oo`` overwrites, stderr goes to the ``-o`` file unless ``-e``/``-eo`` is given,
 and a job report is appended to the output file unless
 ``B2CORE_STANDIN_LSF_NO_REPORT=1``.
+
+Job arrays (``bsub -J "name[1-10,20]"``, optionally ``%limit``): one job id, one
+record per element keyed ``"<id>[<index>]"`` in the queue, each element run by its
+own thread of the array's monitor process with ``LSB_JOBINDEX`` set and ``%J``/``%I`` expanded in -o/-e paths.
+``bjobs`` shows elements with the plain id in JOBID (``LSB_BJOBS_DISPLAY_ENH=Y`` shows
+``id[index]``) and ``name[index]`` as JOB_NAME, accepts ``id``, ``"id[2]"`` and
+``"id[1-3,5]"``; ``bjobs -A`` summarises arrays; ``bkill id`` kills every element and
+``bkill "id[1-3]"`` the listed ones, one message per element (OpenLava getSpecJobIds).
+The submission environment is kept in ``<state>/lsf/env/<id>.json``, not in queue.json.
+Deviation: bkill returns once the killed jobs are recorded as EXIT (real LSF returns at
+once and bjobs may show RUN for a moment).
 """
 
 # printf-style formatting is kept on purpose: it mirrors the C sources of the real tools.
@@ -20,11 +31,15 @@ and a job report is appended to the output file unless
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import signal
 import sys
+import threading
 import time
+from pathlib import Path
 
 _HERE = os.path.dirname(os.path.realpath(__file__))
 _STANDINS = os.path.dirname(_HERE)
@@ -39,6 +54,16 @@ FINISHED = ("DONE", "EXIT")
 UNFINISHED = ("PEND", "RUN", "PSUSP", "USUSP", "SSUSP", "WAIT")
 DAEMON_DOWN = "batch system daemon not responding ... still trying\n"
 CONN_REFUSED = "Connection refused by server"
+#: lsb.params MAX_JOB_ARRAY_SIZE default: most elements per array and largest index
+MAX_JOB_ARRAY_SIZE = 1000
+#: LSF's JOB_TERMINATE_INTERVAL, shortened: wait between SIGINT, SIGTERM and SIGKILL
+TERMINATE_INTERVAL = 0.5
+#: "name[index_list]" with an optional "%limit" (bsub -J)
+ARRAY_NAME = re.compile(r"^(?P<name>[^\[\]]*)\[(?P<spec>[^\]]*)\](?:%(?P<limit>\d+))?$")
+#: monitor argument for "every element of this array"
+ALL_ELEMENTS = "[*]"
+#: a job id argument of bjobs/bkill: "123" or "123[index_list]"
+JOB_ARG = re.compile(r"^(?P<id>\d+)(?:\[(?P<spec>[^\]]*)\])?$")
 
 # bsub options: (name, takes_argument).  Longer names first, so that prefix
 # matching (LSF's my_getopt accepts "-qshort" and "-env all") picks the right one.
@@ -145,6 +170,63 @@ def _short_time(epoch) -> str:
     return time.strftime("%b ", t) + "%2d" % t.tm_mday + time.strftime(" %H:%M", t)
 
 
+# ===================================================================== job arrays
+
+
+class IndexError_(ValueError):
+    """A bad index list; the text is LSF's message (lsberrno LSBE_BAD_IDX or LSBE_BIG_IDX)."""
+
+
+def parse_index_list(spec: str, limit: int | None = MAX_JOB_ARRAY_SIZE) -> list[int]:
+    """The indices of "1-5,7,10-20:2" in order, without duplicates (OpenLava idxparse)."""
+    indices: list[int] = []
+    for part in spec.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*(?::\s*(\d+)\s*)?)?", part)
+        if not match:
+            raise IndexError_("Job array index error")
+        start = int(match.group(1))
+        end = int(match.group(2)) if match.group(2) else start
+        step = int(match.group(3)) if match.group(3) else 1
+        if start <= 0 or end < start or step <= 0:
+            raise IndexError_("Job array index error")
+        if limit is not None and end > limit:
+            raise IndexError_("Job array index too large")
+        indices.extend(range(start, end + 1, step))
+    unique = list(dict.fromkeys(indices))
+    if limit is not None and len(unique) > limit:
+        raise IndexError_("Job array index too large")
+    return unique
+
+
+def job_key(job_id, index: int = 0) -> str:
+    """The queue key and the id LSF prints (lsb_jobid2str): "123", or "123[4]" for an element."""
+    return f"{job_id}[{index}]" if index else str(job_id)
+
+
+def _key(job: dict) -> str:
+    return job_key(job["id"], job.get("index", 0))
+
+
+def _order(job: dict):
+    return (job["id"], job.get("index", 0))
+
+
+def _env_path(job_id) -> str:
+    return os.path.join(str(_queue.system_dir(SYSTEM)), "env", f"{job_id}.json")
+
+
+def _save_env(job_id, env: dict) -> None:
+    """The submission environment goes to its own file: one copy per array keeps queue.json small."""
+    path = _env_path(job_id)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _queue.atomic_write(Path(path), json.dumps(env))
+
+
+def _load_env(job: dict) -> dict:
+    with open(_env_path(job["id"])) as handle:
+        return json.load(handle)
+
+
 # =========================================================================== bsub
 
 
@@ -219,48 +301,66 @@ def bsub_main(argv) -> int:
     if not command_line.strip():
         _err("No command is specified. Job not submitted.\n")
         return 255
+    name = options.get("J") or command_line.strip()
+    array = ARRAY_NAME.match(options["J"].strip()) if options.get("J") and "[" in options["J"] else None
+    indices, limit = [0], None
+    if options.get("J") and "[" in options["J"]:
+        try:
+            if array is None:
+                raise IndexError_("Job array index error")
+            indices = parse_index_list(array.group("spec"))
+        except IndexError_ as exc:
+            _err(f"{exc}. Job not submitted.\n")
+            return 255
+        limit = int(array.group("limit")) if array.group("limit") else None
+        name = options["J"].strip()
     if _queue.should_fail("bsub"):
         _err(DAEMON_DOWN + f"{CONN_REFUSED}. Job not submitted.\n")
         return 255
-    submit_env = dict(os.environ)
     env_spec = options.get("env", "all").strip() or "all"
     queue = options.get("q", "").strip().split()[0] if options.get("q", "").strip() else None
+    cwd = os.path.abspath(os.path.expanduser(options["cwd"])) if options.get("cwd") else os.getcwd()
     now = time.time()
+    delay = float(os.environ.get("B2CORE_STANDIN_START_DELAY", "0") or 0)
     with _queue.Queue(SYSTEM) as q:
         job_id = q.next_id(100000, 999999)
+        _save_env(job_id, _parse_env(env_spec, dict(os.environ)))
 
-        def subst(path):
-            return path.replace("%J", str(job_id)).replace("%I", "0") if path else path
+        def subst(path, index):
+            return path.replace("%J", str(job_id)).replace("%I", str(index)) if path else path
 
-        cwd = os.path.abspath(os.path.expanduser(options["cwd"])) if options.get("cwd") else os.getcwd()
-        out = subst(options.get("oo") or options.get("o"))
-        err = subst(options.get("eo") or options.get("e"))
-        job = {
-            "id": job_id,
-            "stat": "PEND",
-            "queue": queue or default_queue(),
-            "default_queue": queue is None,
-            "user": _queue.username(),
-            "name": options.get("J") or command_line.strip(),
-            "command": command_line,
-            "cwd": cwd,
-            "out": os.path.join(cwd, out) if out else None,
-            "err": os.path.join(cwd, err) if err else None,
-            "out_mode": "w" if "oo" in options else "a",
-            "err_mode": "w" if "eo" in options else "a",
-            "slots": slots,
-            "env": _parse_env(env_spec, submit_env),
-            "env_spec": env_spec,
-            "submit_time": now,
-            "from_host": _queue.hostname(),
-            "exit_code": None,
-            "options": options,
-        }
-        _queue.new_run(job, float(os.environ.get("B2CORE_STANDIN_START_DELAY", "0") or 0))
-        q.jobs[str(job_id)] = job
-    _queue.spawn_monitor(__file__, SYSTEM, str(job_id))
+        for index in indices:
+            out = subst(options.get("oo") or options.get("o"), index)
+            err = subst(options.get("eo") or options.get("e"), index)
+            job = {
+                "id": job_id,
+                "index": index,
+                "stat": "PEND",
+                "queue": queue or default_queue(),
+                "default_queue": queue is None,
+                "user": _queue.username(),
+                # an element's name is the array name with its own index (OpenLava displayJobs)
+                "name": f"{array.group('name')}[{index}]" if array else name,
+                "array_spec": name if array else None,
+                "array_limit": limit,
+                "command": command_line,
+                "cwd": cwd,
+                "out": os.path.join(cwd, out) if out else None,
+                "err": os.path.join(cwd, err) if err else None,
+                "out_mode": "w" if "oo" in options else "a",
+                "err_mode": "w" if "eo" in options else "a",
+                "slots": slots,
+                "env_spec": env_spec,
+                "submit_time": now,
+                "from_host": _queue.hostname(),
+                "exit_code": None,
+            }
+            _queue.new_run(job, delay)
+            q.jobs[job_key(job_id, index)] = job
+    # one monitor process per submission; an array's monitor runs its elements in threads
+    _queue.spawn_monitor(__file__, SYSTEM, job_key(job_id, 0) if indices == [0] else f"{job_id}{ALL_ELEMENTS}")
     if queue is None:
-        _out(f"Job <{job_id}> is submitted to default queue <{job['queue']}>.\n")
+        _out(f"Job <{job_id}> is submitted to default queue <{default_queue()}>.\n")
     else:
         _out(f"Job <{job_id}> is submitted to queue <{queue}>.\n")
     return 0
@@ -270,14 +370,14 @@ def bsub_main(argv) -> int:
 
 
 def _prepare(job):
-    env = dict(job["env"])
+    env = _load_env(job)
     host = _queue.hostname()
     env.update(
         {
             "LSB_JOBID": str(job["id"]),
             "LSB_JOBNAME": job["name"],
             "LSB_QUEUE": job["queue"],
-            "LSB_JOBINDEX": "0",
+            "LSB_JOBINDEX": str(job.get("index", 0)),
             "LSB_HOSTS": " ".join([host] * job["slots"]),
             "LSB_MCPU_HOSTS": f"{host} {job['slots']}",
             "LSB_DJOB_NUMPROC": str(job["slots"]),
@@ -292,7 +392,7 @@ def _prepare(job):
         env["LSB_OUTPUTFILE"] = job["out"]
     if job.get("err"):
         env["LSB_ERRORFILE"] = job["err"]
-    stdout = job.get("out") or os.path.join(str(_queue.system_dir(SYSTEM)), "mail", f"{job['id']}.out")
+    stdout = job.get("out") or os.path.join(str(_queue.system_dir(SYSTEM)), "mail", f"{_key(job)}.out")
     merge = not job.get("err")
     return _queue.RunSpec(
         ["/bin/sh", "-c", job["command"]],
@@ -347,7 +447,7 @@ def _write_report(job):
     text = (
         "\n------------------------------------------------------------\n"
         f"Sender: LSF System <lsfadmin@{host}>\n"
-        f"Subject: Job {job['id']}: <{job['name']}> in cluster <{CLUSTER}> {'Done' if done else 'Exited'}\n\n"
+        f"Subject: Job {_key(job)}: <{job['name']}> in cluster <{CLUSTER}> {'Done' if done else 'Exited'}\n\n"
         f"Job <{job['name']}> was submitted from host <{job['from_host']}> by user <{user}> in cluster "
         f"<{CLUSTER}> at {_ctime(job['submit_time'])}\n"
         f"Job was executed on host(s) <{host}>, in queue <{job['queue']}>, as user <{user}> in cluster "
@@ -392,9 +492,18 @@ FIELD_ALIASES = {
 }
 
 
+def _display_enh() -> bool:
+    """lsf.conf LSB_BJOBS_DISPLAY_ENH=Y: JOBID shows "id[index]" for array elements (default N)."""
+    return os.environ.get("LSB_BJOBS_DISPLAY_ENH", "N").strip().upper() == "Y"
+
+
+def _jobid(job) -> str:
+    return _key(job) if _display_enh() else str(job["id"])
+
+
 def _field(job, name):
     if name == "jobid":
-        return str(job["id"])
+        return _jobid(job)
     if name == "stat":
         return job["stat"]
     if name == "user":
@@ -433,7 +542,7 @@ def _field(job, name):
     if name in ("slots", "nalloc_slot", "nreq_slot"):
         return str(job["slots"])
     if name == "jobindex":
-        return "0"
+        return str(job.get("index", 0))
     if name == "exec_cwd":
         return job["cwd"] if job["stat"] != "PEND" else ""
     if name == "sub_cwd":
@@ -451,17 +560,76 @@ BJOBS_HEADER = "JOBID   USER    STAT  QUEUE      FROM_HOST   EXEC_HOST   JOB_NAM
 
 
 def format_bjobs_row(jobid, user, stat, queue, from_host, exec_host, name, submit_time, wide=False) -> str:
-    """One line of the default ``bjobs`` table (widths as in LSF's output)."""
-    return "%-7s %-7s %-5s %-10s %-11s %-11s %-10s %s\n" % (
+    """One line of the default ``bjobs`` table: OpenLava displayJobs() cuts user, queue and
+    hosts to their columns ("%-7.7s", "%-10.10s", "%-11.11s") and long job names to
+    "*" + their tail (TRUNC_STR); ``-w`` prints every value whole."""
+    if wide:
+        return "%-7s %-7s %-5s %-10s %-11s %-11s %-10s %s\n" % (
+            jobid,
+            user,
+            stat,
+            queue,
+            from_host,
+            exec_host,
+            name,
+            submit_time,
+        )
+    return "%-7s %-7.7s %-5.5s %-10.10s %-11.11s %-11.11s %-10.10s %s\n" % (
         jobid,
         user,
         stat,
         queue,
-        _truncate(from_host, 11, wide),
-        _truncate(exec_host, 11, wide),
+        from_host,
+        exec_host,
         _truncate(name, 10, wide),
         submit_time,
     )
+
+
+BJOBS_ARRAY_HEADER = "JOBID    ARRAY_SPEC  OWNER   NJOBS PEND DONE  RUN EXIT SSUSP USUSP PSUSP\n"
+
+
+def format_array_row(jobid, array_spec: str, owner: str, counts: dict, wide: bool = False) -> str:
+    """One line of ``bjobs -A`` (OpenLava displayJobs, JGRP_NODE_ARRAY)."""
+    head = "%-7s  %s %s " % (jobid, array_spec, owner) if wide else "%-7s  %-8.8s %8.8s " % (jobid, array_spec, owner)
+    return head + "  %5d %4d %4d %4d %4d %5d %5d %5d\n" % tuple(
+        counts.get(key, 0) for key in ("NJOBS", "PEND", "DONE", "RUN", "EXIT", "SSUSP", "USUSP", "PSUSP")
+    )
+
+
+def _select_ids(ids, jobs: dict):
+    """Jobs named by bjobs arguments: "123" (a job or every element of an array), "123[2]",
+    "123[1-3,5]" (OpenLava getSpecJobIds expands index lists); plus the ids not found."""
+    selected, missing = [], []
+    for ident in ids:
+        match = JOB_ARG.match(ident)
+        if match is None:
+            missing.append(ident)
+            continue
+        job_id = int(match.group("id"))
+        if job_id == 0 and match.group("spec") is None:
+            selected.extend(sorted(jobs.values(), key=_order))
+            continue
+        if match.group("spec") is None:
+            found = sorted((j for j in jobs.values() if j["id"] == job_id), key=_order)
+            if found:
+                selected.extend(found)
+            else:
+                missing.append(str(job_id))
+            continue
+        try:
+            indices = parse_index_list(match.group("spec"), limit=None)
+        except IndexError_:
+            missing.append(ident)
+            continue
+        for index in indices:
+            job = jobs.get(job_key(job_id, index))
+            if job is None:
+                missing.append(job_key(job_id, index))
+            else:
+                selected.append(job)
+    unique = {_key(job): job for job in selected}
+    return list(unique.values()), missing
 
 
 def _truncate(value: str, width: int, wide: bool) -> str:
@@ -487,18 +655,9 @@ def bjobs_main(argv) -> int:
         jobs = {jid: job for jid, job in q.jobs.items() if _visible(job, now)}
     selected, missing = [], []
     if ids:
-        for ident in ids:
-            ident_clean = ident.split("[")[0]
-            if ident_clean == "0":
-                selected.extend(jobs.values())
-                continue
-            job = jobs.get(ident_clean.lstrip("0") or "0")
-            if job is None:
-                missing.append(ident_clean)
-            else:
-                selected.append(job)
+        selected, missing = _select_ids(ids, jobs)
     else:
-        for job in sorted(jobs.values(), key=lambda j: j["id"]):
+        for job in sorted(jobs.values(), key=_order):
             if "a" in flags or ("d" in flags and job["stat"] in FINISHED):
                 selected.append(job)
             elif "d" not in flags and job["stat"] in UNFINISHED:
@@ -508,7 +667,7 @@ def bjobs_main(argv) -> int:
         if "p" in flags:
             selected = [j for j in selected if j["stat"] == "PEND"]
     if "J" in values:
-        selected = [j for j in selected if j["name"] == values["J"]]
+        selected = [j for j in selected if values["J"] in (j["name"], j.get("array_spec"), _base_name(j))]
     if "q" in values:
         selected = [j for j in selected if j["queue"] == values["q"]]
     if "u" in values and values["u"] not in ("all", _queue.username()):
@@ -529,7 +688,9 @@ def bjobs_main(argv) -> int:
         else:
             _err("No unfinished job found\n")
         return 0
-    if fields is not None:
+    if "A" in flags:
+        rc = _bjobs_arrays(selected, "w" in flags)
+    elif fields is not None:
         _bjobs_custom(selected, fields, "noheader" in flags)
     elif "l" in flags:
         _bjobs_long(selected)
@@ -539,12 +700,12 @@ def bjobs_main(argv) -> int:
         for job in selected:
             lines.append(
                 format_bjobs_row(
-                    job["id"],
+                    _jobid(job),
                     job["user"],
                     job["stat"],
                     job["queue"],
                     job["from_host"],
-                    _field(job, "exec_host"),
+                    "   -    " if wide and job["stat"] == "PEND" else _field(job, "exec_host"),  # OpenLava -w
                     job["name"],
                     _short_time(job["submit_time"]),
                     wide,
@@ -555,6 +716,30 @@ def bjobs_main(argv) -> int:
         _err(f"Job <{ident}> is not found\n")
         rc = 255
     return rc
+
+
+def _base_name(job) -> str | None:
+    spec = job.get("array_spec")
+    return spec.split("[")[0] if spec else None
+
+
+def _bjobs_arrays(selected, wide: bool) -> int:
+    """``bjobs -A``: one summary line per job array; plain jobs are left out."""
+    arrays: dict = {}
+    for job in selected:
+        if job.get("array_spec"):
+            arrays.setdefault(job["id"], []).append(job)
+    if not arrays:
+        _err("No job array found\n")
+        return 255
+    lines = [BJOBS_ARRAY_HEADER]
+    for job_id, elements in sorted(arrays.items()):
+        counts = {"NJOBS": len(elements)}
+        for element in elements:
+            counts[element["stat"]] = counts.get(element["stat"], 0) + 1
+        lines.append(format_array_row(job_id, elements[0]["array_spec"], elements[0]["user"], counts, wide))
+    _out("".join(lines))
+    return 0
 
 
 def _parse_format(text):
@@ -600,7 +785,7 @@ def _bjobs_custom(selected, fields, noheader):
 def _bjobs_long(selected):
     for job in selected:
         _out(
-            f"\nJob <{job['id']}>, Job Name <{job['name']}>, User <{job['user']}>, Project <default>, "
+            f"\nJob <{_key(job)}>, Job Name <{job['name']}>, User <{job['user']}>, Project <default>, "
             f"Status <{job['stat']}>, Queue <{job['queue']}>, Command <{job['command']}>\n"
             f"{_ctime(job['submit_time'])}: Submitted from host <{job['from_host']}>, CWD <{job['cwd']}>;\n"
         )
@@ -646,52 +831,101 @@ def bkill_main(argv) -> int:
         return 255
     rc = 0
     out, err = [], []
+    killed: list[str] = []
     with _queue.Queue(SYSTEM) as q:
-        targets = []
+        targets = []  # (what bkill prints, the jobs it acts on)
         if "0" in ids or (not ids and {"J", "q", "u"} & set(options)):
-            for job in sorted(q.jobs.values(), key=lambda j: j["id"]):
+            for job in sorted(q.jobs.values(), key=_order):
                 if (
                     job["stat"] in UNFINISHED
-                    and options.get("J", job["name"]) == job["name"]
+                    and options.get("J", job["name"]) in (job["name"], job.get("array_spec"), _base_name(job))
                     and options.get("q", job["queue"]) == job["queue"]
                 ):
-                    targets.append((str(job["id"]), job))
+                    targets.append((_key(job), [job]))
             if not targets:
                 err.append("No unfinished job found\n")
                 rc = 255
         for ident in ids:
             if ident == "0":
                 continue
-            job = q.jobs.get(ident.split("[")[0])
-            if job is None:
-                err.append(f"Job <{ident}>: No matching job found\n")
-                rc = 255
-            elif job["stat"] in FINISHED:
-                err.append(f"Job <{ident}>: Job has already finished\n")
-                rc = 255
-            else:
-                targets.append((ident, job))
-        for ident, job in targets:
-            if send is not None:
-                if job["stat"] == "RUN":
-                    pid = job["_run"].get("pid")
-                    if pid and _queue.group_alive(pid):
+            for shown, jobs in _kill_targets(ident, q.jobs):
+                if not jobs:
+                    err.append(f"Job <{shown}>: No matching job found\n")
+                    rc = 255
+                elif all(job["stat"] in FINISHED for job in jobs):
+                    err.append(f"Job <{shown}>: Job has already finished\n")
+                    rc = 255
+                else:
+                    targets.append((shown, [job for job in jobs if job["stat"] not in FINISHED]))
+        running = []
+        for shown, jobs in targets:
+            for job in jobs:
+                if send is not None:
+                    pid = (job.get("_run") or {}).get("pid")
+                    if job["stat"] == "RUN" and pid and _queue.group_alive(pid):
                         os.killpg(pid, send)
-                out.append(f"Job <{ident}> is being signaled\n")
-                continue
-            job["killed"] = True
-            if job["stat"] == "RUN" and _queue.kill_run(job, (signal.SIGINT, signal.SIGTERM, signal.SIGKILL), 0.5):
-                pass
-            else:  # pending: never started
-                job["_run"]["state"] = "killed"
-                job["stat"] = "EXIT"
-                job["finish_time"] = time.time()
-                job["exit_code"] = None
-                job["exit_reason"] = "TERM_OWNER: job killed by owner"
-            out.append(f"Job <{ident}> is being terminated\n")
+                    continue
+                job["killed"] = True
+                if job["stat"] == "RUN" and (job.get("_run") or {}).get("state") == "running":
+                    running.append(job)
+                    killed.append(_key(job))
+                else:  # pending: never started
+                    job["_run"]["state"] = "killed"
+                    job["stat"] = "EXIT"
+                    job["finish_time"] = time.time()
+                    job["exit_code"] = None
+                    job["exit_reason"] = "TERM_OWNER: job killed by owner"
+            out.append(f"Job <{shown}> is being {'signaled' if send is not None else 'terminated'}\n")
+        _terminate(running)
+    _wait_recorded(killed)
     _out("".join(out))
     _err("".join(err))
     return rc
+
+
+def _kill_targets(ident: str, jobs: dict):
+    """What one bkill argument names: "123" is the job or the whole array (one message),
+    "123[1-3,5]" one entry per element (OpenLava getSpecJobIds), as (printed id, jobs)."""
+    match = JOB_ARG.match(ident)
+    if match is None:
+        return [(ident, [])]
+    job_id = int(match.group("id"))
+    if match.group("spec") is None:
+        return [(str(job_id), sorted((j for j in jobs.values() if j["id"] == job_id), key=_order))]
+    try:
+        indices = parse_index_list(match.group("spec"), limit=None)
+    except IndexError_:
+        return [(ident, [])]
+    found = []
+    for index in indices:
+        job = jobs.get(job_key(job_id, index))
+        found.append((job_key(job_id, index), [job] if job else []))
+    return found
+
+
+def _terminate(jobs) -> None:
+    """SIGINT, SIGTERM, then SIGKILL to every job's process group at once, waiting
+    TERMINATE_INTERVAL between them for the groups to go away (LSF's bkill sequence)."""
+    pids = [job["_run"]["pid"] for job in jobs if job["_run"].get("pid")]
+    for number, sig in enumerate((signal.SIGINT, signal.SIGTERM, signal.SIGKILL)):
+        pids = [pid for pid in pids if _queue.group_alive(pid)]
+        for pid in pids:
+            with contextlib.suppress(OSError):  # the group may have just ended
+                os.killpg(pid, sig)
+        deadline = time.time() + (TERMINATE_INTERVAL if number < 2 else 0)
+        while pids and time.time() < deadline:
+            time.sleep(0.02)
+            pids = [pid for pid in pids if _queue.group_alive(pid)]
+
+
+def _wait_recorded(keys, timeout: float = 5.0) -> None:
+    """Let the job monitors record the killed jobs as EXIT before bkill returns (see module doc)."""
+    deadline = time.time() + timeout
+    while keys and time.time() < deadline:
+        jobs = _queue.read_queue(SYSTEM)["jobs"]
+        keys = [key for key in keys if (jobs.get(key) or {}).get("stat") == "RUN"]
+        if keys:
+            time.sleep(0.05)
 
 
 def main(tool: str, argv) -> int:
@@ -703,6 +937,50 @@ def main(tool: str, argv) -> int:
     return bkill_main(argv)
 
 
+def _wait_for_slot(key: str) -> None:
+    """Hold an element of "name[1-N]%M" back until fewer than M elements of its array run."""
+    path = _queue.system_dir(SYSTEM) / "queue.json"
+    while True:
+        try:  # a lock-free look first: queue.json is replaced atomically
+            jobs = json.loads(path.read_text())["jobs"]
+        except (OSError, ValueError, KeyError):
+            jobs = {}
+        job = jobs.get(key)
+        if not job or not job.get("array_limit") or job["_run"].get("state") != "starting":
+            return
+        if _busy(jobs, job) < job["array_limit"]:
+            with _queue.Queue(SYSTEM) as q:
+                job = q.jobs.get(key)
+                if not job or job["_run"].get("state") != "starting":
+                    return
+                if _busy(q.jobs, job) < job["array_limit"]:
+                    job["slot"] = True
+                    return
+        time.sleep(0.1)
+
+
+def _busy(jobs: dict, job: dict) -> int:
+    return sum(1 for j in jobs.values() if j["id"] == job["id"] and j.get("slot") and j["stat"] not in FINISHED)
+
+
+def _run_element(key: str) -> None:
+    _wait_for_slot(key)
+    _queue.run_monitor(SYSTEM, key, *HANDLERS[SYSTEM])
+
+
+def _monitor_array(job_id: str) -> None:
+    """Run every element of an array from one process (a thread each): 1000 elements must not
+    mean 1000 Python processes on the test machine."""
+    keys = [key for key, job in _queue.read_queue(SYSTEM)["jobs"].items() if str(job["id"]) == job_id]
+    threads = [threading.Thread(target=_run_element, args=(key,)) for key in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 if __name__ == "__main__":
-    if not _queue.monitor_main(sys.argv, HANDLERS):
+    if len(sys.argv) >= 4 and sys.argv[1] == _queue.MONITOR_FLAG and sys.argv[3].endswith(ALL_ELEMENTS):
+        _monitor_array(sys.argv[3][: -len(ALL_ELEMENTS)])
+    elif not _queue.monitor_main(sys.argv, HANDLERS):
         sys.exit(main(os.path.basename(sys.argv[0]), sys.argv))
