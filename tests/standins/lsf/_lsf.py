@@ -939,12 +939,8 @@ def main(tool: str, argv) -> int:
 
 def _wait_for_slot(key: str) -> None:
     """Hold an element of "name[1-N]%M" back until fewer than M elements of its array run."""
-    path = _queue.system_dir(SYSTEM) / "queue.json"
     while True:
-        try:  # a lock-free look first: queue.json is replaced atomically
-            jobs = json.loads(path.read_text())["jobs"]
-        except (OSError, ValueError, KeyError):
-            jobs = {}
+        jobs = _queue.read_queue(SYSTEM)["jobs"]  # the shared API: right for every on-disk layout
         job = jobs.get(key)
         if not job or not job.get("array_limit") or job["_run"].get("state") != "starting":
             return
