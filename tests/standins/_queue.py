@@ -35,7 +35,17 @@ Locked queue state
     block short: every command and every job monitor of that system serialises on it.
     ``q.next_id(low, high)`` hands out increasing integer ids; the first one is a
     random number in ``[low, high]`` so tests cannot depend on ids.
-    ``read_queue(system)`` returns a snapshot without keeping the lock.
+    ``read_queue(system)`` returns a snapshot without keeping the lock;
+    ``read_job(system, job_id)`` returns one job (or None) without reading the others.
+
+    Two on-disk layouts, same API.  The default keeps everything in ``queue.json``
+    (simple to inspect, but every command and job monitor reads and rewrites all jobs,
+    so a queue of n jobs costs O(n^2)).  ``Queue(system, per_job=True)`` keeps one
+    file per job in ``<system>/jobs/<job id>.json`` and the rest of ``q.data`` in
+    ``<system>/meta.json``: ``q.jobs`` then loads a job only when it is used
+    (``q.jobs[id]``, ``q.jobs.get(id)``; iterating loads them all) and writes back
+    only the jobs that changed.  Once a system has a ``jobs/`` folder, every
+    ``Queue(system)`` (and ``read_queue``, ``run_monitor``, ``abandon_all``) uses it.
 
 Creating and running a job
     1. Under the lock, store a job record ``q.jobs[job_id] = {...}`` and call
@@ -58,6 +68,11 @@ Creating and running a job
        the lock, but only if the run is still the current one (same token) and
        still ``running``: commands that kill a job (rm, hold, bkill) change the
        state first, so a killed run does not overwrite their status.
+       Optional ``while_running(job, pid)`` (and its ``interval``, default 1 s) is
+       called under the lock every interval while the run is current and running:
+       schedd-side policies (periodic expressions, resource limits) live there; to
+       stop the job it kills the run and changes ``job["_run"]["state"]``; returning
+       False means "nothing to watch for this job" and ends the calls.
     ``kill_run(job, signals, grace)`` sends the signals one after the other to the
     run's process group (waiting up to ``grace`` seconds between them) and
     returns True if there was a live process.
@@ -82,6 +97,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import MutableMapping
 
 try:  # pathlib is always there, typing only for annotations
     from pathlib import Path
@@ -223,13 +239,79 @@ def should_fail(tool: str) -> bool:
 # ------------------------------------------------------------------- queue state
 
 
-class Queue:
-    """Locked, JSON-backed state of one batch system (see module docstring)."""
+class JobFiles(MutableMapping):
+    """``q.jobs`` of the per-job layout: one JSON file per job, loaded on use, written when changed."""
 
-    def __init__(self, system: str):
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._loaded: dict = {}  # job id -> [job, text as read (None for new jobs)]
+        self._deleted: set = set()
+
+    def _path(self, job_id: str) -> Path:
+        return self.folder / f"{job_id}.json"
+
+    def __getitem__(self, job_id):
+        job_id = str(job_id)
+        if job_id in self._deleted:
+            raise KeyError(job_id)
+        if job_id not in self._loaded:
+            try:
+                text = self._path(job_id).read_text()
+            except (FileNotFoundError, NotADirectoryError):
+                raise KeyError(job_id) from None
+            self._loaded[job_id] = [json.loads(text), text]
+        return self._loaded[job_id][0]
+
+    def __setitem__(self, job_id, job) -> None:
+        job_id = str(job_id)
+        self._deleted.discard(job_id)
+        self._loaded[job_id] = [job, None]
+
+    def __delitem__(self, job_id) -> None:
+        job_id = str(job_id)
+        if job_id not in self:
+            raise KeyError(job_id)
+        self._loaded.pop(job_id, None)
+        self._deleted.add(job_id)
+
+    def __contains__(self, job_id) -> bool:
+        job_id = str(job_id)
+        return job_id not in self._deleted and (job_id in self._loaded or self._path(job_id).is_file())
+
+    def _ids(self) -> list:
+        names = {p[:-5] for p in os.listdir(self.folder) if p.endswith(".json")} if self.folder.is_dir() else set()
+        return sorted((names | set(self._loaded)) - self._deleted)
+
+    def __iter__(self):
+        return iter(self._ids())
+
+    def __len__(self) -> int:
+        return len(self._ids())
+
+    def flush(self) -> None:
+        """Write the jobs that changed (or are new), delete the deleted ones."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for job_id, (job, original) in self._loaded.items():
+            text = json.dumps(job, indent=1, sort_keys=True)
+            if text != original:
+                atomic_write(self._path(job_id), text)
+        for job_id in self._deleted:
+            with contextlib.suppress(FileNotFoundError):
+                self._path(job_id).unlink()
+
+
+def _per_job_layout(folder: Path) -> bool:
+    return (folder / "jobs").is_dir()
+
+
+class Queue:
+    """Locked state of one batch system: one queue.json, or one file per job (see module docstring)."""
+
+    def __init__(self, system: str, per_job: bool | None = None):
         self.system = system
         self.dir = system_dir(system)
-        self.path = self.dir / "queue.json"
+        self.per_job = _per_job_layout(self.dir) if per_job is None else per_job
+        self.path = self.dir / ("meta.json" if self.per_job else "queue.json")
         self.data: dict = {}
         self._lock = None
 
@@ -240,18 +322,30 @@ class Queue:
             self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
         except ValueError:  # pragma: no cover - only after manual tampering
             self.data = {}
-        self.data.setdefault("jobs", {})
+        if self.per_job:
+            (self.dir / "jobs").mkdir(exist_ok=True)
+            self.data["jobs"] = JobFiles(self.dir / "jobs")
+        else:
+            self.data.setdefault("jobs", {})
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             if exc_type is None:
-                atomic_write(self.path, json.dumps(self.data, indent=1, sort_keys=True))
+                if self.per_job:
+                    jobs = self.data.pop("jobs")
+                    jobs.flush()
+                    meta = json.dumps(self.data, indent=1, sort_keys=True)
+                    if not self.path.exists() or self.path.read_text() != meta:
+                        atomic_write(self.path, meta)
+                    self.data["jobs"] = jobs
+                else:
+                    atomic_write(self.path, json.dumps(self.data, indent=1, sort_keys=True))
         finally:
             self._lock.__exit__(exc_type, exc, tb)
 
     @property
-    def jobs(self) -> dict:
+    def jobs(self) -> MutableMapping:
         return self.data["jobs"]
 
     def next_id(self, low: int, high: int) -> int:
@@ -263,8 +357,22 @@ class Queue:
 
 
 def read_queue(system: str) -> dict:
+    """A deep copy of the whole state (every job), taken under the lock."""
     with Queue(system) as q:
-        return json.loads(json.dumps(q.data))
+        data = {key: value for key, value in q.data.items() if key != "jobs"}
+        data["jobs"] = {job_id: q.jobs[job_id] for job_id in q.jobs}
+        return json.loads(json.dumps(data))
+
+
+def read_job(system: str, job_id) -> dict | None:
+    """One job's record; in the per-job layout without reading (or locking) the other jobs."""
+    folder = system_dir(system)
+    if _per_job_layout(folder):
+        try:  # files are replaced atomically, so an unlocked read sees a whole record
+            return json.loads((folder / "jobs" / f"{job_id}.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+    return read_queue(system)["jobs"].get(str(job_id))
 
 
 # ------------------------------------------------------------------- running jobs
@@ -323,16 +431,16 @@ def _open_output(path, mode):
     return open(path, mode + "b")
 
 
-def run_monitor(system, job_id, prepare, on_start, on_exec_error, on_exit) -> None:
+def run_monitor(system, job_id, prepare, on_start, on_exec_error, on_exit, while_running=None, interval=1.0) -> None:
     job_id = str(job_id)
-    job = read_queue(system)["jobs"].get(job_id)
+    job = read_job(system, job_id)
     if not job or "_run" not in job:
         return
     token = job["_run"]["token"]
     deadline = now() + job["_run"].get("delay", 0.0)
     while now() < deadline:  # wait the start delay, but give up as soon as the run is cancelled
         time.sleep(min(0.25, max(0.0, deadline - now())))
-        run = (read_queue(system)["jobs"].get(job_id) or {}).get("_run") or {}
+        run = (read_job(system, job_id) or {}).get("_run") or {}
         if run.get("token") != token or run.get("state") != "starting":
             return
     with Queue(system) as q:
@@ -373,7 +481,7 @@ def run_monitor(system, job_id, prepare, on_start, on_exec_error, on_exit) -> No
         job["_run"]["state"] = "running"
         job["_run"]["started"] = now()
         on_start(job)
-    returncode = proc.wait()
+    returncode = _wait(system, job_id, token, proc, while_running, interval)
     with Queue(system) as q:
         job = q.jobs.get(job_id)
         if not job or job["_run"]["token"] != token:
@@ -385,9 +493,29 @@ def run_monitor(system, job_id, prepare, on_start, on_exec_error, on_exit) -> No
         on_exit(job, returncode)
 
 
+def _wait(system, job_id, token, proc, while_running, interval) -> int:
+    """Wait for the job's process; every ``interval`` seconds call ``while_running(job, pid)`` under the lock
+    (schedd-side policies: periodic expressions, resource limits), as long as the run is the current one."""
+    if while_running is None:
+        return proc.wait()
+    while True:
+        try:
+            return proc.wait(timeout=interval)
+        except subprocess.TimeoutExpired:
+            pass
+        with Queue(system) as q:
+            job = q.jobs.get(job_id)
+            run = (job or {}).get("_run") or {}
+            current = run.get("token") == token and run.get("state") == "running"
+            if current and while_running(job, proc.pid) is False:  # nothing to watch for this job
+                while_running = None
+        if while_running is None:
+            return proc.wait()
+
+
 def monitor_main(argv, handlers: dict) -> bool:
     """Run the monitor if ``argv`` asks for it; ``handlers`` maps system names to
-    ``(prepare, on_start, on_exec_error, on_exit)``.  Returns True if it ran."""
+    ``(prepare, on_start, on_exec_error, on_exit[, while_running[, interval]])``.  Returns True if it ran."""
     if len(argv) >= 4 and argv[1] == MONITOR_FLAG:
         system, job_id = argv[2], argv[3]
         run_monitor(system, job_id, *handlers[system])
@@ -423,9 +551,25 @@ def kill_run(job: dict, signals=(signal.SIGKILL,), grace: float = 1.0) -> bool:
     return alive
 
 
+def _abandon(job: dict) -> None:
+    run = job.get("_run") or {}
+    if run.get("state") == "running":
+        kill_run(job, (signal.SIGKILL,), grace=0.0)
+    if run.get("state") in ("starting", "running"):
+        run["state"] = "abandoned"
+
+
 def abandon_all(state: Path) -> None:
     """Kill all running jobs and cancel all pending runs in ``state`` (teardown helper)."""
     for system_path in sorted(state.iterdir()) if state.exists() else []:
+        if _per_job_layout(system_path):
+            with file_lock(system_path / "queue.lock"):
+                jobs = JobFiles(system_path / "jobs")
+                for job_id in list(jobs):
+                    with contextlib.suppress(KeyError, ValueError):
+                        _abandon(jobs[job_id])
+                jobs.flush()
+            continue
         if not (system_path / "queue.json").is_file():
             continue
         with file_lock(system_path / "queue.lock"):
@@ -435,9 +579,5 @@ def abandon_all(state: Path) -> None:
             except ValueError:
                 continue
             for job in data.get("jobs", {}).values():
-                run = job.get("_run") or {}
-                if run.get("state") == "running":
-                    kill_run(job, (signal.SIGKILL,), grace=0.0)
-                if run.get("state") in ("starting", "running"):
-                    run["state"] = "abandoned"
+                _abandon(job)
             atomic_write(path, json.dumps(data, indent=1, sort_keys=True))

@@ -17,6 +17,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "htcondor"))
 
+import _queue  # noqa: E402
+
 import _condor  # noqa: E402
 
 REC = json.loads((HERE / "recorded" / "htcondor.json").read_text())
@@ -44,7 +46,7 @@ def submit(env, tmp_path: Path, text: str, *args, name: str = "job.sub"):
 
 
 def ads(env, in_queue=None) -> dict:
-    jobs = env.queue("htcondor")["jobs"]
+    jobs = _queue.read_queue("htcondor")["jobs"]
     result = {}
     for job_id, job in jobs.items():
         if in_queue is None or bool(job.get("in_queue")) == in_queue:
@@ -58,7 +60,7 @@ def wait_status(env, job_id: str, status: int, timeout: float = 10.0) -> dict:
 
 def wait_left_queue(env, job_id: str, timeout: float = 10.0) -> dict:
     def done():
-        job = env.queue("htcondor")["jobs"].get(job_id)
+        job = _queue.read_queue("htcondor")["jobs"].get(job_id)
         return job and not job.get("in_queue") and job["ad"]
 
     return env.wait_until(done, timeout)
@@ -409,7 +411,7 @@ def test_condor_rm_kills_and_messages(condor, tmp_path):
     _, cluster = submit(condor, tmp_path, SLEEP_SUB.format(exe=exe, log=tmp_path / "l", n=2))
     wait_status(condor, f"{cluster}.0", 2)
     wait_status(condor, f"{cluster}.1", 2)
-    pids = [job["_run"]["pid"] for job in condor.queue("htcondor")["jobs"].values()]
+    pids = [job["_run"]["pid"] for job in _queue.read_queue("htcondor")["jobs"].values()]
     proc = condor.run("condor_rm", f"{cluster}.1")
     assert norm_cluster(proc.stdout, cluster) == "Job 6.1 marked for removal\n" and proc.returncode == 0
     proc = condor.run("condor_rm", str(cluster))
@@ -444,7 +446,7 @@ def test_hold_and_release_rerun_job(condor, tmp_path):
     _, cluster = submit(condor, tmp_path, f"executable = {exe}\narguments = 30\nqueue\n")
     job_id = f"{cluster}.0"
     wait_status(condor, job_id, 2)
-    pid = condor.queue("htcondor")["jobs"][job_id]["_run"]["pid"]
+    pid = _queue.read_queue("htcondor")["jobs"][job_id]["_run"]["pid"]
     proc = condor.run("condor_hold", str(cluster))
     assert norm_cluster(proc.stdout, cluster) == REC["hold_cluster"]["stdout"] and proc.returncode == 0
     condor.wait_until(lambda: not pid_alive(pid), 5)
@@ -511,3 +513,98 @@ def test_concurrent_submissions_get_unique_clusters(condor, tmp_path):
     assert condor.count("condor_submit") == 8
     for cluster in clusters:
         wait_left_queue(condor, f"{cluster}.0")
+
+
+# ------------------------------------------------ version, policies the schedd/starter enforce
+
+EXTRA = json.loads((HERE / "htcondor" / "recorded" / "htcondor-extra.json").read_text())
+
+
+def test_condor_version_matches_recording(condor):
+    rec = EXTRA["condor_version"]
+    proc = condor.run(*rec["argv"])
+    assert (proc.stdout, proc.stderr, proc.returncode) == (rec["stdout"], rec["stderr"], rec["returncode"])
+
+
+@pytest.mark.parametrize("tool", EXTRA["tool_version_option"]["tools"])
+def test_every_tool_prints_the_version_with_dash_version(condor, tool):
+    proc = condor.run(tool, "-version")
+    assert (proc.stdout, proc.stderr, proc.returncode) == (EXTRA["condor_version"]["stdout"], "", 0)
+
+
+def test_periodic_hold_holds_a_running_job_with_its_reason(condor, tmp_path):
+    condor.setenv("B2CORE_STANDIN_CONDOR_POLICY_INTERVAL", "0.2")
+    exe = script(tmp_path, "sleep.sh", "sleep 60\n")
+    text = (
+        f"executable = {exe}\nlog = job.log\n"
+        "periodic_hold = (JobStatus == 2) && (time() - JobCurrentStartDate >= 0)\n"
+        "queue\n"
+        f"executable = {exe}\n"
+        "periodic_hold = (JobStatus == 2)\nperiodic_hold_reason = 42\nperiodic_hold_subcode = 7\n"
+        "queue\n"
+    )
+    _, cluster = submit(condor, tmp_path, text)
+    first = wait_status(condor, f"{cluster}.0", 5)
+    expression = "(JobStatus == 2) && (time() - JobCurrentStartDate >= 0)"
+    default = EXTRA["periodic_hold_reason"]["default_hold_reason"].replace("<expression>", expression)
+    assert first["HoldReason"] == default
+    assert (first["HoldReasonCode"], first["HoldReasonSubCode"]) == (3, 0)
+    second = wait_status(condor, f"{cluster}.1", 5)
+    assert second["HoldReason"].startswith("The job attribute PeriodicHold expression '(JobStatus == 2)'")
+    assert second["HoldReasonSubCode"] == 7, "an unusable periodic_hold_reason falls back to the default text"
+    log = (tmp_path / "job.log").read_text()
+    assert "Job was held." in log and f"\t{default}\n\tCode 3 Subcode 0\n" in log
+    pid = _queue.read_job("htcondor", f"{cluster}.0")["_run"]["pid"]
+    assert env_wait_dead(condor, pid)
+
+
+def env_wait_dead(env, pid: int) -> bool:
+    return env.wait_until(lambda: not pid_alive(pid))
+
+
+def test_periodic_remove_removes_a_running_job(condor, tmp_path):
+    condor.setenv("B2CORE_STANDIN_CONDOR_POLICY_INTERVAL", "0.2")
+    exe = script(tmp_path, "sleep.sh", "sleep 60\n")
+    _, cluster = submit(condor, tmp_path, f"executable = {exe}\nperiodic_remove = JobStatus == 2\nqueue\n")
+    ad = wait_left_queue(condor, f"{cluster}.0")
+    assert ad["JobStatus"] == 3
+    assert ad["RemoveReason"] == "The job attribute PeriodicRemove expression 'JobStatus == 2' evaluated to TRUE"
+
+
+def test_memory_limit_holds_a_job_over_its_request(condor, tmp_path):
+    rec = EXTRA["memory_limit_hold_reason"]
+    condor.setenv("B2CORE_STANDIN_CONDOR_MEMORY_LIMIT", "hard")
+    condor.setenv("B2CORE_STANDIN_CONDOR_POLICY_INTERVAL", "0.2")
+    hog = write(tmp_path / "hog.py", "import time\nhog = b'x' * (80 * 1024 * 1024)\ntime.sleep(60)\n")
+    exe = script(tmp_path, "hog.sh", f'exec "{sys.executable}" {hog}\n')
+    _, cluster = submit(condor, tmp_path, f"executable = {exe}\nrequest_memory = 20\nqueue\n")
+    ad = wait_status(condor, f"{cluster}.0", 5, timeout=30)
+    pattern = re.escape(rec["hold_reason"])
+    pattern = pattern.replace("testpool\\-gpu\\-20250425144144\\.novalocal", r"\S+")
+    pattern = pattern.replace("10624", "20").replace("404", r"(\d+)")
+    match = re.fullmatch(pattern, ad["HoldReason"])
+    assert match and int(match.group(1)) > 20, ad["HoldReason"]
+    assert ad["HoldReasonCode"] == rec["hold_reason_code"]
+    assert ad["ResidentSetSize"] > 20 * 1024
+
+
+def test_jobs_without_a_memory_limit_are_not_held(condor, tmp_path):
+    condor.setenv("B2CORE_STANDIN_CONDOR_POLICY_INTERVAL", "0.2")
+    hog = write(tmp_path / "hog.py", "import time\nhog = b'x' * (80 * 1024 * 1024)\ntime.sleep(1)\n")
+    exe = script(tmp_path, "hog.sh", f'exec "{sys.executable}" {hog}\n')
+    _, cluster = submit(condor, tmp_path, f"executable = {exe}\nrequest_memory = 20\nqueue\n")
+    ad = wait_left_queue(condor, f"{cluster}.0")
+    assert (ad["JobStatus"], ad["ExitCode"]) == (4, 0)
+
+
+def test_per_job_files_keep_reads_proportional(condor, tmp_path):
+    """The HTCondor stand-in keeps one file per job, so a monitor reads only its own job."""
+    exe = script(tmp_path, "true.sh", "exit 0\n")
+    _, cluster = submit(condor, tmp_path, f"executable = {exe}\nqueue 30\n")
+    for proc_id in range(30):
+        wait_left_queue(condor, f"{cluster}.{proc_id}")
+    folder = condor.state_dir / "htcondor"
+    assert not (folder / "queue.json").exists()
+    assert sorted(p.name for p in (folder / "jobs").iterdir()) == sorted(f"{cluster}.{i}.json" for i in range(30))
+    assert _queue.read_job("htcondor", f"{cluster}.3")["ad"]["ProcId"] == 3
+    assert _queue.read_job("htcondor", "1.99") is None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
-from apptainer_helpers import STANDIN_BIN, Workflow, explain
+from apptainer_helpers import HTCONDOR_STANDIN_BIN, STANDIN_BIN, Workflow, explain, htcondor_plugin_path
 
 CONTAINER_TASKS = """
 class InContainer(b2luigi.Task):
@@ -195,3 +196,52 @@ if __name__ == "__main__":
     with sqlite3.connect(workflow.root / "logs" / ".b2core" / "jobs.sqlite") as db:
         rows = db.execute("SELECT backend, state FROM jobs").fetchall()
     assert rows == [("slurm", "succeeded")] * 2
+
+
+def test_runs_on_htcondor_through_the_same_hook(workflow: Workflow) -> None:
+    """Apptainer composes with a second batch plugin (HTCondor, through its stand-ins) without special cases."""
+    plugin_path = htcondor_plugin_path(workflow.root.parent / "htcondor-plugin")
+    script = workflow.write(
+        "on_condor.py",
+        f'''
+class OnCondor(b2luigi.Task):
+    number = b2luigi.IntParameter()
+    batch_system = "htcondor"
+    htcondor_settings = {{"getenv": "True", "request_memory": "200 MB"}}
+    apptainer_image = "{workflow.image}"
+    apptainer_mounts = ["{workflow.root}"]
+    apptainer_mount_defaults = False
+
+    def output(self):
+        yield self.add_to_output("seen.json")
+
+    def run(self):
+        describe_environment(self, self.get_output_file_name("seen.json"))
+
+
+class All(b2luigi.WrapperTask):
+    def requires(self):
+        for number in range(3):
+            yield OnCondor(number=number)
+
+
+if __name__ == "__main__":
+    b2luigi.process(All(), workers=3, batch=True)
+''',
+    )
+    path = os.pathsep.join([str(HTCONDOR_STANDIN_BIN), workflow.env()["PATH"]])
+    result = workflow.run(script, PYTHONPATH=plugin_path, PATH=path)
+    assert result.returncode == 0, explain(result)
+    for number in range(3):
+        inside = json.loads((workflow.root / f"number={number}" / "seen.json").read_text())
+        assert inside["container"] == str(workflow.image)
+        assert inside["host_marker"] == "from-the-host" and inside["cwd"] == str(workflow.root)
+    calls = [json.loads(line) for line in (workflow.state / "calls.jsonl").read_text().splitlines()]
+    assert [c["tool"] for c in calls].count("condor_submit") == 1, "one submission for the three container tasks"
+    execs = exec_calls(workflow)
+    assert len(execs) == 3
+    for argv in execs:
+        binds = [argv[i + 1] for i, word in enumerate(argv) if word == "--bind"]
+        assert binds == [str(workflow.root)], "apptainer_mount_defaults = False: only the configured mount"
+    wrapper = (workflow.root / "task_files" / "number=0" / "OnCondor" / "executable_wrapper.sh").read_text()
+    assert "exec apptainer exec --bind" in wrapper

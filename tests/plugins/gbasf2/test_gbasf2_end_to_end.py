@@ -415,3 +415,80 @@ if __name__ == "__main__":
     content = basf2.read_fake_root(str(grid.root / "ntuple.root"))
     assert content["events"] == 7 and content["path"] == ["VariablesToNtuple", "Progress"]
     assert not grid.calls("gbasf2")
+
+
+# --- input selection and steering templates ----------------------------------------------------------
+
+SECOND_DATASET = "/belle/MC/release-06/DB1/charged/nfiles2/mdst"
+
+
+def test_comma_separated_input_datasets_make_one_project_over_all_of_them(grid: Grid) -> None:
+    result = grid.run(analysis_script(grid, dataset=f"{DATASET},{SECOND_DATASET}"))
+    assert result.returncode == 0, explain(result)
+    [argv] = grid.calls("gbasf2")
+    assert argv[argv.index("-i") + 1] == f"{DATASET},{SECOND_DATASET}"
+    [project] = grid.projects()
+    assert project["input_lfns"] == [DATASET, SECOND_DATASET]
+    assert len(project["jobs"]) == 5, "three files of the first dataset, two of the second"
+    assert len(list((result_folder(grid) / "B_ntuple.root").iterdir())) == 5
+
+
+def test_input_dslist_file_is_passed_as_an_absolute_path(grid: Grid) -> None:
+    (grid.root / "datasets.txt").write_text(f"# my datasets\n{DATASET}\n{SECOND_DATASET}\n")
+    script = grid.write(
+        "dslist.py",
+        """
+class FromList(Basf2PathTask):
+    batch_system = "gbasf2"
+    gbasf2_project_name_prefix = "dslist"
+    gbasf2_input_dslist = "datasets.txt"
+
+    def create_path(self):
+        path = basf2.create_path()
+        path.add_module("VariablesToNtuple", fileName="list_ntuple.root", variables=["E"])
+        return path
+
+    def output(self):
+        yield self.add_to_output("list_ntuple.root")
+
+if __name__ == "__main__":
+    b2luigi.process(FromList())
+""",
+    )
+    result = grid.run(script)
+    assert result.returncode == 0, explain(result)
+    [argv] = grid.calls("gbasf2")
+    assert argv[argv.index("--input_dslist") + 1] == str(grid.root / "datasets.txt") and "-i" not in argv
+    [project] = grid.projects()
+    assert project["input_lfns"] == [DATASET, SECOND_DATASET]
+    assert len(list((grid.root / "list_ntuple.root").iterdir())) == 5
+
+
+def test_custom_jinja_template_is_the_steering_file_of_the_grid_jobs(grid: Grid) -> None:
+    template = grid.root / "my_wrapper.py.jinja"
+    template.write_text(
+        "import pickle\n"
+        "import basf2\n"
+        "from basf2 import pickle_path\n"
+        "# rendered by jinja: {{ 'custom' | upper }}\n"
+        "with open('{{ pickle_file_path }}', 'rb') as handle:\n"
+        "    path = pickle_path.deserialize_path(pickle.load(handle))\n"
+        "path.add_module('Progress')\n"
+        "basf2.process(path, max_event={{ max_event + 2 }})\n"
+    )
+    extra = f'    gbasf2_jinja_template_path = "{template}"\n    max_event = 1\n'
+    result = grid.run(analysis_script(grid, extra=extra))
+    assert result.returncode == 0, explain(result)
+    [argv] = grid.calls("gbasf2")
+    steering = Path(argv[1]).read_text()
+    assert "# rendered by jinja: CUSTOM" in steering and "max_event=3" in steering
+    content = basf2.read_fake_root(str(next((result_folder(grid) / "B_ntuple.root").iterdir())))
+    assert content["path"] == ["RootInput", "VariablesToNtuple", "VariablesToNtuple", "Progress"]
+    assert content["events"] == 3 and content["aliases"] == {}, "the custom template did not restore the aliases"
+
+
+def test_status_updates_are_printed_by_default(grid: Grid) -> None:
+    control.set_config(run_seconds=1)
+    result = grid.run(analysis_script(grid))
+    assert result.returncode == 0, explain(result)
+    assert "job(s) (" in result.stdout + result.stderr, "gbasf2_print_status_updates defaults to True"

@@ -307,8 +307,7 @@ def test_custom_template_without_jinja2_uses_string_template(tmp_path: Path, mon
 
 
 def test_custom_jinja_template_with_jinja2(tmp_path: Path) -> None:
-    if not _has_jinja2():
-        pytest.skip("jinja2 is not installed")
+    assert _has_jinja2(), "the gbasf2 tox environment installs b2core-gbasf2[jinja]; this test needs jinja2"
     template = tmp_path / "template.py"
     template.write_text("PICKLE = '{{ pickle_file_path }}'\nEVENTS = {{ max_event }}\n")
     text = render_steering_wrapper(make(gbasf2_jinja_template_path=str(template), max_event=3))

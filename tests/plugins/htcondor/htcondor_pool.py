@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-STANDINS = Path(__file__).resolve().parents[2] / "standins"
+#: the stand-in tree; B2CORE_TEST_STANDINS points the tests at another one (e.g. a patched copy)
+STANDINS = Path(os.environ.get("B2CORE_TEST_STANDINS") or Path(__file__).resolve().parents[2] / "standins")
 BIN = {"htcondor": STANDINS / "htcondor" / "bin", "lsf": STANDINS / "lsf" / "bin"}
 FAST = {"B2CORE_POLL_INTERVAL": "0.3", "B2CORE_SUBMIT_INTERVAL": "0.1", "B2CORE_BATCH_COMMAND_RETRY_WAIT": "0.1"}
 
@@ -33,8 +34,8 @@ class Condor:
     def env(self) -> dict[str, str]:
         """The environment of steering scripts and commands: stand-ins first on PATH, fast polling."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("B2CORE_", "_CONDOR", "LSB_"))}
-        path = os.pathsep.join(str(BIN[name]) for name in self.systems)
-        env.update(FAST, B2CORE_STANDIN_DIR=str(self.state), PATH=f"{path}{os.pathsep}{env.get('PATH', '')}")
+        path = os.pathsep.join([*(str(BIN[name]) for name in self.systems), env.get("PATH", os.defpath)])
+        env.update(FAST, B2CORE_STANDIN_DIR=str(self.state), PATH=path)
         env.update(self.extra_env)
         return env
 
@@ -81,7 +82,14 @@ class Condor:
         return [call for call in calls if tool is None or call["tool"] == tool]
 
     def jobs(self, system: str = "htcondor") -> dict[str, dict[str, Any]]:
-        """The stand-in's job table (queue and history)."""
+        """The stand-in's job table (queue and history): one file per job, or one queue.json (see _queue.py)."""
+        folder = self.state / system / "jobs"
+        if folder.is_dir():
+            jobs = {}
+            for path in folder.glob("*.json"):
+                with contextlib.suppress(FileNotFoundError, ValueError):  # files are replaced atomically
+                    jobs[path.stem] = json.loads(path.read_text())
+            return jobs
         path = self.state / system / "queue.json"
         return json.loads(path.read_text())["jobs"] if path.exists() else {}
 

@@ -39,6 +39,23 @@ SYSTEM = "htcondor"
 SCHEDD_PORT = 9618
 STATUS_CHAR = {1: "I", 2: "R", 3: "X", 4: "C", 5: "H", 6: "E", 7: "S"}
 UNIVERSES = {"vanilla": 5, "scheduler": 7, "local": 12, "container": 5, "docker": 5, "parallel": 11}
+#: submit commands stored as expressions in the job ad (condor_submit's SetJobPolicy/SetRequirements)
+POLICY_ATTRS = {
+    "requirements": "Requirements",
+    "rank": "Rank",
+    "on_exit_hold": "OnExitHold",
+    "on_exit_remove": "OnExitRemove",
+    "periodic_hold": "PeriodicHold",
+    "periodic_hold_reason": "PeriodicHoldReason",
+    "periodic_hold_subcode": "PeriodicHoldSubCode",
+    "periodic_release": "PeriodicRelease",
+    "periodic_remove": "PeriodicRemove",
+}
+#: what condor_version (and every tool's -version) prints: a real 23.x installation, see recorded/README
+VERSION_TEXT = (
+    "$CondorVersion: 23.8.0 2024-05-27 BuildID: 735879 PackageID: 23.8.0-0.735879 GitSHA: 26d1081b RC $\n"
+    "$CondorPlatform: x86_64_AlmaLinux9 $\n"
+)
 KNOWN_SUBMIT_KEYS = {
     "executable",
     "arguments",
@@ -77,6 +94,8 @@ KNOWN_SUBMIT_KEYS = {
     "on_exit_hold",
     "on_exit_remove",
     "periodic_hold",
+    "periodic_hold_reason",
+    "periodic_hold_subcode",
     "periodic_release",
     "periodic_remove",
     "stream_output",
@@ -369,28 +388,42 @@ class _Parser:
                 return ("lit", False)
             if low == "undefined":
                 return ("lit", UNDEF)
+            if self.peek() == ("op", "("):  # a function call; the stand-in knows time()
+                self.take()
+                if self.take() != ("op", ")") or low != "time":
+                    raise ConstraintError(f"unsupported function {val}")
+                return ("call", low)
             if low.startswith("my."):
                 val = val[3:]
             return ("attr", val)
         raise ConstraintError("unexpected token")
 
 
-def _eval(node, ad):
+def _eval(node, ad, depth=0):
     kind = node[0]
     if kind == "lit":
         return node[1]
     if kind == "attr":
         value = lookup(ad, node[1])
-        if value is None or isinstance(value, Expr):
+        if value is None:
             return UNDEF
+        if isinstance(value, Expr):  # an attribute bound to an expression: evaluate it in the same ad
+            if depth > 20:
+                return UNDEF
+            try:
+                return _eval(_Parser(value.text).parse(), ad, depth + 1)
+            except ConstraintError:
+                return UNDEF
         return value
+    if kind == "call":
+        return int(time.time()) if node[1] == "time" else UNDEF
     if kind == "not":
-        v = _eval(node[1], ad)
+        v = _eval(node[1], ad, depth)
         return UNDEF if v is UNDEF else (not v)
     if kind == "neg":
-        v = _eval(node[1], ad)
+        v = _eval(node[1], ad, depth)
         return UNDEF if v is UNDEF else -v
-    op, a, b = node[1], _eval(node[2], ad), _eval(node[3], ad)
+    op, a, b = node[1], _eval(node[2], ad, depth), _eval(node[3], ad, depth)
     if op == "&&":
         if a is False or b is False:
             return False
@@ -428,7 +461,8 @@ def _eval(node, ad):
         if op == "*":
             return a * b
         if op == "/":
-            return a / b
+            both_int = isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool)
+            return int(a / b) if both_int else a / b
     except TypeError:
         return UNDEF
     return UNDEF
@@ -861,7 +895,7 @@ def submit_main(argv) -> int:
     try:
         desc, specs, warnings = build_jobs(text, filename, submit_cwd, cmdline_vars, append_lines)
         clusters = []
-        with _queue.Queue(SYSTEM) as q:
+        with _queue.Queue(SYSTEM, per_job=True) as q:
             for spec in specs:
                 if not clusters or spec["new_cluster"]:
                     clusters.append([q.next_id(1000, 9999), 0])
@@ -1003,6 +1037,8 @@ def create_job(q, cluster: int, proc: int, spec: dict, used: set) -> None:
         "ShouldTransferFiles": (get("should_transfer_files") or "IF_NEEDED").upper(),
         "WhenToTransferOutput": (get("when_to_transfer_output") or "ON_EXIT").upper(),
         "MyType": "Job",
+        "MemoryUsage": Expr("((ResidentSetSize + 1023) / 1024)"),
+        "ResidentSetSize": 0,
     }
     memory = get("request_memory")
     if memory:
@@ -1042,24 +1078,17 @@ def create_job(q, cluster: int, proc: int, spec: dict, used: set) -> None:
         if low.startswith("my."):
             attr = keys[low][0][3:]
             ad[attr] = parse_literal(get(low))
-    for low in ("requirements", "rank", "on_exit_hold", "on_exit_remove", "periodic_remove"):
+    for low, attr in POLICY_ATTRS.items():
         value = get(low)
         if value:
-            ad[
-                {
-                    "requirements": "Requirements",
-                    "rank": "Rank",
-                    "on_exit_hold": "OnExitHold",
-                    "on_exit_remove": "OnExitRemove",
-                    "periodic_remove": "PeriodicRemove",
-                }[low]
-            ] = Expr(value)
+            ad[attr] = Expr(value)
     job = {
         "in_queue": True,
         "argv": argv_list,
         "env_text": env_text or "",
         "getenv": getenv or "false",
         "submit_env": dict(os.environ),
+        "memory_limit": os.environ.get("B2CORE_STANDIN_CONDOR_MEMORY_LIMIT", "").strip().lower() == "hard",
     }
     store_ad(job, ad)
     _queue.new_run(job, float(os.environ.get("B2CORE_STANDIN_START_DELAY", "0") or 0))
@@ -1235,7 +1264,92 @@ def _on_exit(job, returncode):
     shutil.rmtree(job.get("scratch") or "/nonexistent", ignore_errors=True)
 
 
-HANDLERS = {SYSTEM: (_prepare, _on_start, _on_exec_error, _on_exit)}
+def _group_rss_kib(pgid: int) -> int:
+    """Resident memory of the job's process group in KiB (what the starter reports as ResidentSetSize)."""
+    total, page_kib = 0, os.sysconf("SC_PAGE_SIZE") // 1024
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 21 and int(fields[2]) == pgid:
+            total += int(fields[21]) * page_kib
+    return total
+
+
+def _policy_true(ad, attr) -> bool:
+    value = ad.get(attr)
+    if isinstance(value, Expr):
+        try:
+            return _eval(_Parser(value.text).parse(), ad) is True
+        except ConstraintError:
+            return False
+    return value is True
+
+
+def _hold_by_policy(job, ad, reason, code, subcode) -> None:
+    """What the schedd (periodic_hold) or the starter (memory limit) does: kill the job, keep it held."""
+    _queue.kill_run(job, (signal.SIGKILL,), grace=0.5)
+    job["_run"]["state"] = "held"
+    ad.update({"HoldReason": reason, "HoldReasonCode": code, "HoldReasonSubCode": subcode})
+    store_ad(job, ad)
+    set_status(job, 5)
+    write_event(job, 12, "Job was held.", f"\t{reason}\n\tCode {code} Subcode {subcode}\n")
+
+
+def _while_running(job, pid):
+    """Every policy interval: measure memory, enforce the memory limit, evaluate periodic_hold/_remove."""
+    ad = load_ad(job)
+    watch = job.get("memory_limit") or any(a in ad for a in ("PeriodicHold", "PeriodicRemove"))
+    if not watch:
+        return False  # nothing to enforce for this job: stop calling
+    rss = _group_rss_kib(pid)
+    ad["ResidentSetSize"] = max(int(ad.get("ResidentSetSize") or 0), rss)
+    store_ad(job, ad)
+    usage_mb = (rss + 1023) // 1024
+    limit = ad.get("RequestMemory")
+    if job.get("memory_limit") and isinstance(limit, int) and usage_mb > limit:
+        reason = (
+            f"Error from slot1_1@{_queue.hostname()}: Job has gone over cgroup memory limit of {limit} megabytes. "
+            f"Last measured usage: {usage_mb} megabytes.  Consider resubmitting with a higher request_memory."
+        )
+        _hold_by_policy(job, ad, reason, 34, 0)
+        return True
+    if _policy_true(ad, "PeriodicHold"):
+        reason = ad.get("PeriodicHoldReason")
+        if isinstance(reason, Expr):
+            try:
+                reason = _eval(_Parser(reason.text).parse(), ad)
+            except ConstraintError:
+                reason = None
+        if not isinstance(reason, str) or not reason:
+            reason = f"The job attribute PeriodicHold expression '{ad['PeriodicHold'].text}' evaluated to TRUE"
+        subcode = ad.get("PeriodicHoldSubCode")
+        if isinstance(subcode, Expr):
+            try:
+                subcode = _eval(_Parser(subcode.text).parse(), ad)
+            except ConstraintError:
+                subcode = 0
+        _hold_by_policy(job, ad, reason, 3, subcode if isinstance(subcode, int) else 0)
+        return True
+    if _policy_true(ad, "PeriodicRemove"):
+        _queue.kill_run(job, (signal.SIGTERM, signal.SIGKILL), grace=0.5)
+        job["_run"]["state"] = "removed"
+        reason = f"The job attribute PeriodicRemove expression '{ad['PeriodicRemove'].text}' evaluated to TRUE"
+        ad["RemoveReason"] = reason
+        store_ad(job, ad)
+        set_status(job, 3)
+        write_event(job, 9, "Job was aborted.", f"\t{reason}\n")
+        leave_queue(job)
+    return True
+
+
+#: seconds between policy evaluations of a running job (the real schedd: PERIODIC_EXPR_INTERVAL, 60 s)
+POLICY_INTERVAL = float(os.environ.get("B2CORE_STANDIN_CONDOR_POLICY_INTERVAL", "0.5") or 0.5)
+HANDLERS = {SYSTEM: (_prepare, _on_start, _on_exec_error, _on_exit, _while_running, POLICY_INTERVAL)}
 
 
 # ============================================================ selecting jobs for queries
@@ -1385,8 +1499,11 @@ NOBATCH_HEADER = " ID      OWNER            SUBMITTED     RUN_TIME ST PRI SIZE C
 
 def format_nobatch_row(ad, now=None) -> str:
     """One line of ``condor_q -nobatch`` (columns as in the manual's examples)."""
-    if ad.get("MemoryUsage") is not None:
-        size = "%.1f" % float(ad["MemoryUsage"])
+    memory = ad.get("MemoryUsage")
+    if isinstance(memory, Expr):
+        memory = _eval(("attr", "MemoryUsage"), ad)
+    if memory is not None and memory is not UNDEF:
+        size = "%.1f" % float(memory)
     else:
         size = "%.1f" % (float(ad.get("ImageSize") or 0) / 1024.0)
     return "%4d.%-3d %-14s %11s %12s %-2s %-3s %4s %s\n" % (
@@ -1547,7 +1664,12 @@ def _select(jobs: dict, qa: QueryArgs, in_queue: bool):
     except ConstraintError:
         return None
     ads = []
-    for job in jobs.values():
+    ids = list(jobs)
+    if qa.ids and not qa.owners:  # read only the jobs asked for, not the whole queue and history
+        wanted = {ident if "." in ident else ident + "." for ident in qa.ids}
+        ids = [i for i in ids if i in wanted or i.split(".")[0] + "." in wanted]
+    for job_id in ids:
+        job = jobs[job_id]
         if bool(job.get("in_queue")) != in_queue:
             continue
         ad = load_ad(job)
@@ -1569,7 +1691,7 @@ def q_main(argv) -> int:
     if _queue.should_fail("condor_q"):
         _err(f"\n-- Failed to fetch ads from: {schedd_address()} : {_queue.hostname()}\n{daemon_down_error()}\n")
         return 1
-    with _queue.Queue(SYSTEM) as q:
+    with _queue.Queue(SYSTEM, per_job=True) as q:
         selected = _select(q.jobs, qa, in_queue=True)
     if selected is None:
         _err(f'\n-- Parse error in constraint expression "{" && ".join(qa.constraints)}"\n')
@@ -1616,7 +1738,7 @@ def history_main(argv) -> int:
             "or does not support remote history.\n"
         )
         return 1
-    with _queue.Queue(SYSTEM) as q:
+    with _queue.Queue(SYSTEM, per_job=True) as q:
         selected = _select(q.jobs, qa, in_queue=False)
     if selected is None:
         _err(f"Error:  could not parse constraint {' && '.join(qa.constraints)}\n")
@@ -1777,7 +1899,7 @@ def action_main(tool, argv) -> int:
     user = _queue.username()
     full_reason = f"{reason or default_reason} (by user {user})"
     to_start, messages_out, messages_err = [], [], []
-    with _queue.Queue(SYSTEM) as q:
+    with _queue.Queue(SYSTEM, per_job=True) as q:
         if job_ids:
             if constraints:
                 messages_err.append("Warning, -constraint is ignored for fully qualified job ids\n")
@@ -1880,8 +2002,27 @@ def _apply(tool, job, reason, subcode, to_start, job_id):
 # ============================================================================ main
 
 
+def _wants_version(tool: str, argv) -> bool:
+    """condor_version (no options) and every tool's -version print the version and platform lines."""
+    if tool == "condor_version":
+        return True
+    return any(arg.startswith("-") and _dash_prefix(arg, "version", 4) for arg in argv[1:])
+
+
 def main(tool: str, argv) -> int:
     _queue.log_call(tool, argv)
+    if _wants_version(tool, argv):
+        if tool == "condor_version" and len(argv) > 1 and _dash_prefix(argv[1], "help", 1):
+            _out("Usage: condor_version [-arch] [-opsys] [-syscall]\n")
+            return 0
+        if tool == "condor_version" and len(argv) > 1 and _dash_prefix(argv[1], "arch", 1):
+            _out("X86_64\n")
+            return 0
+        if tool == "condor_version" and len(argv) > 1 and _dash_prefix(argv[1], "opsys", 1):
+            _out("LINUX\n")
+            return 0
+        _out(VERSION_TEXT)
+        return 0
     if tool == "condor_submit":
         return submit_main(argv)
     if tool == "condor_q":
