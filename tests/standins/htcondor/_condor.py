@@ -12,6 +12,16 @@ the history with JobStatus 3.  ``condor_hold`` kills it and keeps it in the queu
 with JobStatus 5; ``condor_release`` makes it idle again and reruns it.  A job
 whose executable cannot be executed is held with HoldReasonCode 6 (as HTCondor
 does when the starter fails to create the process).
+
+Policies of a running job are checked every ``B2CORE_STANDIN_CONDOR_POLICY_INTERVAL``
+seconds (default 0.5; the real schedd's PERIODIC_EXPR_INTERVAL is 60 s): ``periodic_hold``
+(HoldReasonCode 3, ``periodic_hold_reason``/``periodic_hold_subcode``) and
+``periodic_remove``; with ``B2CORE_STANDIN_CONDOR_MEMORY_LIMIT=hard`` at submission (a
+pool with cgroup memory limits) a job whose process group's resident memory exceeds
+``request_memory`` is held with HoldReasonCode 34 and the starter's message.
+``condor_version`` and every tool's ``-version`` print a real 23.8.0 version banner.
+The queue is kept one file per job (``<state>/htcondor/jobs/<id>.json``, see ``_queue.py``).
+Recordings of these additions: ``recorded/htcondor-extra.json``.
 """
 
 # printf-style formatting is kept on purpose: it mirrors the C sources of the real tools.
