@@ -1,131 +1,19 @@
-"""A stand-in HTCondor (or LSF) pool private to one test: state folder, call log, steering scripts."""
+"""The HTCondor tests' stand-in pool: the shared one from tests/standins with htcondor first."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
-import sqlite3
-import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-#: the stand-in tree; B2CORE_TEST_STANDINS points the tests at another one (e.g. a patched copy)
-STANDINS = Path(os.environ.get("B2CORE_TEST_STANDINS") or Path(__file__).resolve().parents[2] / "standins")
-BIN = {"htcondor": STANDINS / "htcondor" / "bin", "lsf": STANDINS / "lsf" / "bin"}
-FAST = {"B2CORE_POLL_INTERVAL": "0.3", "B2CORE_SUBMIT_INTERVAL": "0.1", "B2CORE_BATCH_COMMAND_RETRY_WAIT": "0.1"}
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "standins"))
+
+from standin_cluster import BIN, StandinCluster
+
+__all__ = ["BIN", "Condor"]
 
 
-class Condor:
-    """A private stand-in HTCondor pool for one test: its state folder, its call log, its steering scripts."""
+class Condor(StandinCluster):
+    """A private stand-in HTCondor pool for one test."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.state = folder / "standin-state"
-        self.state.mkdir()
-        self.systems = ["htcondor"]
-        self.extra_env: dict[str, str] = {}
-        self.processes: list[subprocess.Popen[str]] = []
-
-    def env(self) -> dict[str, str]:
-        """The environment of steering scripts and commands: stand-ins first on PATH, fast polling."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("B2CORE_", "_CONDOR", "LSB_"))}
-        path = os.pathsep.join([*(str(BIN[name]) for name in self.systems), env.get("PATH", os.defpath)])
-        env.update(FAST, B2CORE_STANDIN_DIR=str(self.state), PATH=path)
-        env.update(self.extra_env)
-        return env
-
-    def script(self, text: str, name: str = "steering.py") -> Path:
-        """Write a steering script into the test folder."""
-        path = self.folder / name
-        path.write_text(text)
-        return path
-
-    def run(self, script: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        """Run a steering script to its end, as a user would: python script.py --batch."""
-        return subprocess.run(
-            [sys.executable, str(script), "--batch", *args],
-            cwd=self.folder,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    def start(self, script: Path, *args: str) -> subprocess.Popen[str]:
-        """Start a steering script in the background (for Ctrl-C and kill tests)."""
-        process = subprocess.Popen(
-            [sys.executable, str(script), "--batch", *args],
-            cwd=self.folder,
-            env=self.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.processes.append(process)
-        return process
-
-    def command(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        """Run one stand-in command (condor_hold, condor_q, ...) against this pool."""
-        return subprocess.run(list(argv), env=self.env(), capture_output=True, text=True, timeout=30)
-
-    def calls(self, tool: str | None = None) -> list[dict[str, Any]]:
-        """Every recorded invocation of the stand-ins, optionally of one tool."""
-        path = self.state / "calls.jsonl"
-        if not path.exists():
-            return []
-        calls = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        return [call for call in calls if tool is None or call["tool"] == tool]
-
-    def jobs(self, system: str = "htcondor") -> dict[str, dict[str, Any]]:
-        """The stand-in's job table (queue and history): one file per job, or one queue.json (see _queue.py)."""
-        folder = self.state / system / "jobs"
-        if folder.is_dir():
-            jobs = {}
-            for path in folder.glob("*.json"):
-                with contextlib.suppress(FileNotFoundError, ValueError):  # files are replaced atomically
-                    jobs[path.stem] = json.loads(path.read_text())
-            return jobs
-        path = self.state / system / "queue.json"
-        return json.loads(path.read_text())["jobs"] if path.exists() else {}
-
-    def job_records(self) -> list[tuple[str, int, str | None, str]]:
-        """(task_id, attempt, job_id, state) rows of the run's job store."""
-        path = self.folder / "logs" / ".b2core" / "jobs.sqlite"
-        if not path.exists():
-            return []
-        db = sqlite3.connect(str(path), timeout=10)
-        try:
-            return db.execute("SELECT task_id, attempt, job_id, state FROM jobs").fetchall()
-        except sqlite3.Error:
-            return []
-        finally:
-            db.close()
-
-    @staticmethod
-    def wait_for(predicate: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-        """Poll until predicate() is truthy."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-    def cleanup(self) -> None:
-        """Stop steering processes and every job process the stand-ins still run."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-        for system in ("htcondor", "lsf"):
-            for job in self.jobs(system).values():
-                run = job.get("_run") or {}
-                if run.get("pid") and run.get("state") == "running":
-                    with contextlib.suppress(OSError):
-                        os.killpg(run["pid"], signal.SIGKILL)
+        super().__init__(folder, ["htcondor"])

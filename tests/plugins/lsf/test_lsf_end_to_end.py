@@ -9,7 +9,7 @@ import textwrap
 from collections import Counter
 
 from b2core_lsf.backend import parse_bjobs
-from lsf_cluster import StandinCluster
+from lsf_cluster import LsfCluster
 
 NUMBERS = textwrap.dedent(
     """
@@ -88,7 +88,7 @@ SLEEPERS = textwrap.dedent(
 )
 
 
-def array_elements(lsf: StandinCluster) -> Counter[str]:
+def array_elements(lsf: LsfCluster) -> Counter[str]:
     """How often each task's wrapper was put into a submitted array script."""
     wrappers: Counter[str] = Counter()
     for script in lsf.folder.rglob("task_files/.submissions/lsf-*/array.sh"):
@@ -96,19 +96,19 @@ def array_elements(lsf: StandinCluster) -> Counter[str]:
     return wrappers
 
 
-def submitted_ids(lsf: StandinCluster) -> list[str]:
+def submitted_ids(lsf: LsfCluster) -> list[str]:
     """Array job ids from the recorded bsub answers: the `-J name[1-N]` argument gives N."""
     return [call["argv"][call["argv"].index("-J") + 1] for call in lsf.calls("bsub")]
 
 
-def lsf_states(lsf: StandinCluster) -> dict[str, str]:
+def lsf_states(lsf: LsfCluster) -> dict[str, str]:
     """What bjobs says now about every job this test's run submitted."""
     parents = sorted({record[2].split("[")[0] for record in lsf.job_records() if record[2]})
     answer = lsf.command("bjobs", "-a", "-json", "-o", "jobid jobindex stat exit_code exit_reason", *parents)
     return {job_id: status.native_state for job_id, status in (parse_bjobs(answer.stdout) or {}).items()}
 
 
-def test_number_tasks_go_out_as_one_array_with_queue_slots_and_name(lsf: StandinCluster) -> None:
+def test_number_tasks_go_out_as_one_array_with_queue_slots_and_name(lsf: LsfCluster) -> None:
     """10 tasks, one bsub: -q/-n/-J from the settings; task 3 fails naming its stderr file and exit code."""
     result = lsf.run(lsf.script(NUMBERS))
     assert result.returncode == 1, result.stderr[-3000:]
@@ -123,7 +123,7 @@ def test_number_tasks_go_out_as_one_array_with_queue_slots_and_name(lsf: Standin
     assert not (lsf.folder / "average.txt").exists()
 
 
-def test_unset_job_slots_sends_no_n_option(lsf: StandinCluster) -> None:
+def test_unset_job_slots_sends_no_n_option(lsf: LsfCluster) -> None:
     """b2luigi sent `-n False` when job_slots was unset; b2core leaves -n out."""
     result = lsf.run(lsf.script(SLEEPERS.format(seconds=0, count=2)))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -132,7 +132,7 @@ def test_unset_job_slots_sends_no_n_option(lsf: StandinCluster) -> None:
     assert bsub["argv"][bsub["argv"].index("-q") + 1] == "s"
 
 
-def test_200_tasks_go_out_in_few_bsub_calls(lsf: StandinCluster) -> None:
+def test_200_tasks_go_out_in_few_bsub_calls(lsf: LsfCluster) -> None:
     """200 runnable tasks: a handful of job arrays, one bjobs per poll for all of them."""
     writer = lsf.folder / "write_output.sh"
     writer.write_text('#!/bin/sh\nmkdir -p "$(dirname "$LEAF_OUTPUT")" && echo done > "$LEAF_OUTPUT"\n')
@@ -178,7 +178,7 @@ def test_200_tasks_go_out_in_few_bsub_calls(lsf: StandinCluster) -> None:
     assert len(queries) <= duration / 0.3 + 3
 
 
-def test_ctrl_c_kills_every_job_with_one_bkill(lsf: StandinCluster) -> None:
+def test_ctrl_c_kills_every_job_with_one_bkill(lsf: LsfCluster) -> None:
     """SIGINT to the steering process: all its jobs go in one bkill, none keeps running."""
     process = lsf.start(lsf.script(SLEEPERS.format(seconds=120, count=12)))
     lsf.wait_for(lambda: list(lsf_states(lsf).values()).count("RUN") == 12, what="12 running jobs")
@@ -193,7 +193,7 @@ def test_ctrl_c_kills_every_job_with_one_bkill(lsf: StandinCluster) -> None:
     assert len(states) == 12 and set(states.values()) == {"EXIT"}, stderr[-2000:]
 
 
-def test_restart_reattaches_instead_of_submitting_again(lsf: StandinCluster) -> None:
+def test_restart_reattaches_instead_of_submitting_again(lsf: LsfCluster) -> None:
     """SIGKILL the steering process with jobs in flight; the restart re-attaches, nothing is submitted twice."""
     script = lsf.script(SLEEPERS.format(seconds=4, count=10))
     process = lsf.start(script)
@@ -208,7 +208,7 @@ def test_restart_reattaches_instead_of_submitting_again(lsf: StandinCluster) -> 
     assert len(array_elements(lsf)) == 10 and set(array_elements(lsf).values()) == {1}
 
 
-def test_auto_prefers_lsf_over_htcondor_when_both_answer(lsf: StandinCluster) -> None:
+def test_auto_prefers_lsf_over_htcondor_when_both_answer(lsf: LsfCluster) -> None:
     """batch_system = auto with bsub and condor_submit on PATH: LSF (priority 30) wins."""
     assert importlib.util.find_spec("b2core_htcondor"), "the lsf tox env installs b2core-htcondor for this test"
     lsf.systems = ["lsf", "htcondor"]
