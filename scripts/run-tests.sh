@@ -13,7 +13,7 @@ if [[ $(id -u) -eq 0 ]]; then
 else
     echo "Not root: not starting the local Slurm cluster; Slurm tests will skip (or fail where B2CORE_REQUIRE_CLUSTERS=1)."
 fi
-# The environments verified on a clean checkout; gbasf2 and apptainer join once verified
+# Every environment, each verified on a clean checkout
 # (run one alone with TOX_ENVS=gbasf2 bash scripts/run-tests.sh).
-envs="lint,core,example,docs,slurm,htcondor,lsf"
+envs="lint,core,example,docs,slurm,htcondor,lsf,gbasf2,apptainer"
 exec .venv/bin/tox run -e "${TOX_ENVS:-$envs}" "$@"

@@ -87,25 +87,4 @@ def explain(result: subprocess.CompletedProcess[str]) -> str:
     return f"exit {result.returncode}\nSTDOUT:\n{result.stdout[-4000:]}\nSTDERR:\n{result.stderr[-4000:]}"
 
 
-HTCONDOR_PLUGIN = REPO / "plugins" / "htcondor"
 HTCONDOR_STANDIN_BIN = REPO / "tests" / "standins" / "htcondor" / "bin"
-
-
-def htcondor_plugin_path(folder: Path) -> str:
-    """PYTHONPATH entries that make b2core-htcondor (from this checkout) visible to a steering process.
-
-    The apptainer tox environment installs only b2core-apptainer and b2core-slurm; a minimal
-    dist-info with the plugin's entry points (read from its pyproject.toml) lets b2core load the
-    HTCondor backend from the source tree, so the hook composition is tested with a second batch plugin.
-    """
-    import tomllib
-
-    project = tomllib.loads((HTCONDOR_PLUGIN / "pyproject.toml").read_text())["project"]
-    info = folder / f"b2core_htcondor-{project['version']}.dist-info"
-    info.mkdir(parents=True, exist_ok=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
-    groups = project["entry-points"]
-    (info / "entry_points.txt").write_text(
-        "".join(f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in points.items()) for group, points in groups.items())
-    )
-    return os.pathsep.join([str(folder), str(HTCONDOR_PLUGIN)])

@@ -7,7 +7,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from apptainer_helpers import HTCONDOR_STANDIN_BIN, STANDIN_BIN, Workflow, explain, htcondor_plugin_path
+from apptainer_helpers import HTCONDOR_STANDIN_BIN, STANDIN_BIN, Workflow, explain
 
 CONTAINER_TASKS = """
 class InContainer(b2luigi.Task):
@@ -200,7 +200,6 @@ if __name__ == "__main__":
 
 def test_runs_on_htcondor_through_the_same_hook(workflow: Workflow) -> None:
     """Apptainer composes with a second batch plugin (HTCondor, through its stand-ins) without special cases."""
-    plugin_path = htcondor_plugin_path(workflow.root.parent / "htcondor-plugin")
     script = workflow.write(
         "on_condor.py",
         f'''
@@ -230,7 +229,7 @@ if __name__ == "__main__":
 ''',
     )
     path = os.pathsep.join([str(HTCONDOR_STANDIN_BIN), workflow.env()["PATH"]])
-    result = workflow.run(script, PYTHONPATH=plugin_path, PATH=path)
+    result = workflow.run(script, PATH=path)
     assert result.returncode == 0, explain(result)
     for number in range(3):
         inside = json.loads((workflow.root / f"number={number}" / "seen.json").read_text())
