@@ -79,9 +79,30 @@ def detections() -> list[Detection]:
     return sorted(answers, key=lambda d: (-d.priority, d.name))
 
 
-@cache
 def resolve_auto() -> str:
-    """The backend `auto` stands for: the highest-priority available one, or a loud error."""
+    """The backend `auto` stands for: the highest-priority available one, or a loud error.
+
+    Decided once per run, failure included, so a batch system that answers only now and then
+    cannot send some tasks of a run to it and fail the others.
+    """
+    name, problem = _auto_outcome()
+    if problem is not None:
+        raise BackendError(problem)
+    return name
+
+
+@cache
+def _auto_outcome() -> tuple[str, str | None]:
+    try:
+        return _resolve_auto(), None
+    except BackendError as error:
+        return "", str(error)
+
+
+resolve_auto.cache_clear = _auto_outcome.cache_clear  # type: ignore[attr-defined]
+
+
+def _resolve_auto() -> str:
     from b2core.settings import get_setting
 
     answers = detections()

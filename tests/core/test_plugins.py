@@ -136,6 +136,19 @@ def test_auto_fails_loudly_when_nothing_is_available(only_these_plugins) -> None
     assert plugins.resolve_auto() == "local"
 
 
+def test_auto_is_decided_once_per_run_even_when_it_fails(only_these_plugins) -> None:
+    """A batch system that comes up mid-run must not get some tasks while the others already failed."""
+    flaky = FakeDetector("flakysys", False, 10)
+    only_these_plugins.register(flaky)
+    with pytest.raises(BackendError, match="flakysys detail"):
+        plugins.resolve_auto()
+    flaky.answer = Detection("flakysys", True, 10, "up again")
+    with pytest.raises(BackendError, match="flakysys detail"):
+        plugins.resolve_auto()
+    plugins.resolve_auto.cache_clear()  # a new run asks again
+    assert plugins.resolve_auto() == "flakysys"
+
+
 def test_auto_runs_on_the_detected_third_party_backend(example, queue) -> None:
     """With exstat on PATH (and the example ranked first), `auto` sends the tasks to the example queue."""
     example.write(RUN_ON)
