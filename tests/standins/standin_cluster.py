@@ -22,6 +22,36 @@ BIN = {"htcondor": STANDINS / "htcondor" / "bin", "lsf": STANDINS / "lsf" / "bin
 FAST = {"B2CORE_POLL_INTERVAL": "0.3", "B2CORE_SUBMIT_INTERVAL": "0.1", "B2CORE_BATCH_COMMAND_RETRY_WAIT": "0.1"}
 
 
+SLEEPERS = """
+import time
+
+import b2core as b2luigi
+
+
+class Sleeper(b2luigi.Task):
+    number = b2luigi.IntParameter()
+    seconds = b2luigi.FloatParameter(significant=False, default={seconds})
+
+    def output(self):
+        yield self.add_to_output("slept.txt")
+
+    def run(self):
+        time.sleep(self.seconds)
+        with open(self.get_output_file_name("slept.txt"), "w") as f:
+            f.write("done\\n")
+
+
+class All(b2luigi.WrapperTask):
+    def requires(self):
+        for number in range({count}):
+            yield Sleeper(number=number)
+
+
+if __name__ == "__main__":
+{settings}    b2luigi.process(All(), workers=100, batch=True)
+"""
+
+
 class StandinCluster:
     """A private stand-in batch system for one test; `systems` are put on PATH, the first is the default."""
 
@@ -46,6 +76,13 @@ class StandinCluster:
         path = self.folder / name
         path.write_text(text)
         return path
+
+    def sleepers(self, seconds: float, count: int, settings: dict[str, Any] | None = None) -> Path:
+        """A steering script of `count` tasks whose jobs sleep (so a test can interrupt or kill it meanwhile);
+        `settings` are set first, by default batch_system = the first system."""
+        settings = {"batch_system": self.systems[0]} if settings is None else settings
+        lines = "".join(f"    b2luigi.set_setting({key!r}, {value!r})\n" for key, value in settings.items())
+        return self.script(SLEEPERS.format(seconds=seconds, count=count, settings=lines))
 
     def run(self, script: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
         """Run a steering script to its end, as a user would: python script.py --batch."""

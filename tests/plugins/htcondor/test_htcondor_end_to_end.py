@@ -67,39 +67,6 @@ SEED_EXAMPLE = textwrap.dedent(
     """
 )
 
-#: tasks whose jobs sleep, so a test can interrupt or kill the steering process meanwhile
-SLEEPERS = textwrap.dedent(
-    """
-    import time
-
-    import b2core as b2luigi
-
-
-    class Sleeper(b2luigi.Task):
-        number = b2luigi.IntParameter()
-        seconds = b2luigi.FloatParameter(significant=False, default={seconds})
-
-        def output(self):
-            yield self.add_to_output("slept.txt")
-
-        def run(self):
-            time.sleep(self.seconds)
-            with open(self.get_output_file_name("slept.txt"), "w") as f:
-                f.write("done\\n")
-
-
-    class All(b2luigi.WrapperTask):
-        def requires(self):
-            for number in range({count}):
-                yield Sleeper(number=number)
-
-
-    if __name__ == "__main__":
-        b2luigi.set_setting("batch_system", "htcondor")
-        b2luigi.process(All(), workers=100, batch=True)
-    """
-)
-
 
 def submitted_wrappers(condor: Condor) -> Counter[str]:
     """How often each task's wrapper was queued (the stand-in's Cmd), over queue and history."""
@@ -296,7 +263,7 @@ def test_failing_job_names_its_exit_code_and_stderr_file(condor: Condor) -> None
 
 def test_ctrl_c_removes_every_job_with_one_condor_rm(condor: Condor) -> None:
     """SIGINT to the steering process: all its jobs go in one condor_rm, none stays in the queue."""
-    script = condor.script(SLEEPERS.format(seconds=120, count=12))
+    script = condor.sleepers(120, 12)
     process = condor.start(script)
     condor.wait_for(
         lambda: sum(job["ad"]["JobStatus"] == 2 for job in condor.jobs().values()) == 12,
@@ -314,7 +281,7 @@ def test_ctrl_c_removes_every_job_with_one_condor_rm(condor: Condor) -> None:
 
 def test_restart_reattaches_instead_of_submitting_again(condor: Condor) -> None:
     """SIGKILL the steering process with jobs in flight; the restart re-attaches, nothing is queued twice."""
-    script = condor.script(SLEEPERS.format(seconds=4, count=10))
+    script = condor.sleepers(4, 10)
     process = condor.start(script)
     condor.wait_for(
         lambda: len([r for r in condor.job_records() if r[2]]) == 10 and len(condor.jobs()) == 10,
@@ -333,9 +300,7 @@ def test_restart_reattaches_instead_of_submitting_again(condor: Condor) -> None:
 
 def test_auto_picks_htcondor_when_its_commands_are_on_path(condor: Condor) -> None:
     """batch_system = auto (the default) with only condor_* on PATH submits to HTCondor."""
-    script = condor.script(
-        SLEEPERS.format(seconds=0, count=3).replace('b2luigi.set_setting("batch_system", "htcondor")', "pass")
-    )
+    script = condor.sleepers(0, 3, settings={})
     result = condor.run(script)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(condor.calls("condor_submit")) == 1
@@ -347,7 +312,7 @@ def test_folders_with_blanks_still_go_out_in_one_condor_submit(condor: Condor) -
     folder = condor.folder / "my analysis"
     folder.mkdir()
     condor.folder = folder
-    result = condor.run(condor.script(SLEEPERS.format(seconds=0, count=3)))
+    result = condor.run(condor.sleepers(0, 3))
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list(folder.glob("number=*/slept.txt"))) == 3
     assert len(condor.calls("condor_submit")) == 1
@@ -548,9 +513,7 @@ def test_job_over_its_memory_request_is_held_by_htcondor_and_reported(condor: Co
 def test_auto_does_not_pick_htcondor_when_the_schedd_does_not_answer(condor: Condor) -> None:
     """condor_* on PATH is not enough: auto asks condor_q, and a dead schedd means no backend and a clear error."""
     condor.extra_env["B2CORE_STANDIN_FAIL_NEXT"] = "condor_q:100"  # the schedd is down for the whole run
-    script = condor.script(
-        SLEEPERS.format(seconds=0, count=2).replace('b2luigi.set_setting("batch_system", "htcondor")', "pass")
-    )
+    script = condor.sleepers(0, 2, settings={})
     result = condor.run(script)
     assert result.returncode != 0
     output = result.stdout + result.stderr
@@ -562,11 +525,7 @@ def test_auto_does_not_pick_htcondor_when_the_schedd_does_not_answer(condor: Con
 def test_auto_runs_nothing_on_htcondor_without_its_commands(condor: Condor) -> None:
     """Without condor_* on PATH, auto (with the local fallback allowed) runs the tasks locally."""
     condor.systems = []
-    script = condor.script(
-        SLEEPERS.format(seconds=0, count=2).replace(
-            'b2luigi.set_setting("batch_system", "htcondor")', 'b2luigi.set_setting("auto_fallback_to_local", True)'
-        )
-    )
+    script = condor.sleepers(0, 2, settings={"auto_fallback_to_local": True})
     result = condor.run(script)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list(condor.folder.glob("number=*/slept.txt"))) == 2

@@ -54,39 +54,6 @@ NUMBERS = textwrap.dedent(
     """
 )
 
-#: tasks whose jobs sleep, so a test can interrupt or kill the steering process meanwhile
-SLEEPERS = textwrap.dedent(
-    """
-    import time
-
-    import b2core as b2luigi
-
-
-    class Sleeper(b2luigi.Task):
-        number = b2luigi.IntParameter()
-        seconds = b2luigi.FloatParameter(significant=False, default={seconds})
-
-        def output(self):
-            yield self.add_to_output("slept.txt")
-
-        def run(self):
-            time.sleep(self.seconds)
-            with open(self.get_output_file_name("slept.txt"), "w") as f:
-                f.write("done\\n")
-
-
-    class All(b2luigi.WrapperTask):
-        def requires(self):
-            for number in range({count}):
-                yield Sleeper(number=number)
-
-
-    if __name__ == "__main__":
-        b2luigi.set_setting("batch_system", "lsf")
-        b2luigi.process(All(), workers=100, batch=True)
-    """
-)
-
 
 def array_elements(lsf: LsfCluster) -> Counter[str]:
     """How often each task's wrapper was put into a submitted array script."""
@@ -125,7 +92,7 @@ def test_number_tasks_go_out_as_one_array_with_queue_slots_and_name(lsf: LsfClus
 
 def test_unset_job_slots_sends_no_n_option(lsf: LsfCluster) -> None:
     """b2luigi sent `-n False` when job_slots was unset; b2core leaves -n out."""
-    result = lsf.run(lsf.script(SLEEPERS.format(seconds=0, count=2)))
+    result = lsf.run(lsf.sleepers(0, 2))
     assert result.returncode == 0, result.stderr[-3000:]
     (bsub,) = lsf.calls("bsub")
     assert "-n" not in bsub["argv"] and "False" not in bsub["argv"]
@@ -180,7 +147,7 @@ def test_200_tasks_go_out_in_few_bsub_calls(lsf: LsfCluster) -> None:
 
 def test_ctrl_c_kills_every_job_with_one_bkill(lsf: LsfCluster) -> None:
     """SIGINT to the steering process: all its jobs go in one bkill, none keeps running."""
-    process = lsf.start(lsf.script(SLEEPERS.format(seconds=120, count=12)))
+    process = lsf.start(lsf.sleepers(120, 12))
     lsf.wait_for(lambda: list(lsf_states(lsf).values()).count("RUN") == 12, what="12 running jobs")
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
@@ -195,7 +162,7 @@ def test_ctrl_c_kills_every_job_with_one_bkill(lsf: LsfCluster) -> None:
 
 def test_restart_reattaches_instead_of_submitting_again(lsf: LsfCluster) -> None:
     """SIGKILL the steering process with jobs in flight; the restart re-attaches, nothing is submitted twice."""
-    script = lsf.script(SLEEPERS.format(seconds=4, count=10))
+    script = lsf.sleepers(4, 10)
     process = lsf.start(script)
     lsf.wait_for(lambda: len([r for r in lsf.job_records() if r[2]]) == 10, what="10 submitted jobs recorded")
     process.kill()
@@ -212,9 +179,7 @@ def test_auto_prefers_lsf_over_htcondor_when_both_answer(lsf: LsfCluster) -> Non
     """batch_system = auto with bsub and condor_submit on PATH: LSF (priority 30) wins."""
     assert importlib.util.find_spec("b2core_htcondor"), "the lsf tox env installs b2core-htcondor for this test"
     lsf.systems = ["lsf", "htcondor"]
-    script = lsf.script(
-        SLEEPERS.format(seconds=0, count=3).replace('b2luigi.set_setting("batch_system", "lsf")', "pass")
-    )
+    script = lsf.sleepers(0, 3, settings={})
     result = lsf.run(script)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(lsf.calls("bsub")) == 1 and not lsf.calls("condor_submit")
