@@ -1,7 +1,10 @@
-"""Shared by backends that submit job arrays: one script that runs the task of the array index."""
+"""Shared by backends that submit job arrays: one script that runs the task of the array index, and
+the way back from a submitted script to its tasks (finding submissions a crash left unrecorded)."""
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 import shlex
 import stat
@@ -12,6 +15,8 @@ from pathlib import Path
 from b2core.batch.backend import JobSpec
 from b2core.paths import map_folder
 from b2core.settings import get_setting
+
+ARRAY_SCRIPT = "array.sh"
 
 
 def submission_dir(backend: str) -> Path:
@@ -37,7 +42,33 @@ def write_array_script(specs: Sequence[JobSpec], index_variable: str, folder: Pa
         "esac",
         "",
     ]
-    path = folder / "array.sh"
+    path = folder / ARRAY_SCRIPT
     path.write_text("\n".join(lines))
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
+
+
+_ARRAY_LINE = re.compile(r"^\s+(\d+)\) exec (.+?) >")
+
+
+def task_of_submitted_script(script: Path, index: int | None = None) -> str | None:
+    """The task id a submitted script (array element `index`, or a single task's script) runs, if known.
+
+    Single tasks are submitted from their task file folder, arrays from a submission folder holding
+    array.sh; either way the wrapper's folder has the task.json the core wrote before submitting.
+    """
+    folder = script.parent
+    wrapper = folder / "executable_wrapper.sh"
+    if index is not None:
+        try:
+            lines = (folder / ARRAY_SCRIPT).read_text().splitlines()
+        except OSError:
+            return None
+        wrappers = {int(m.group(1)): m.group(2) for m in map(_ARRAY_LINE.match, lines) if m}
+        if index not in wrappers:
+            return None
+        wrapper = Path(shlex.split(wrappers[index])[0])
+    try:
+        return json.loads((wrapper.parent / "task.json").read_text())["task_id"]
+    except (OSError, ValueError, KeyError):
+        return None

@@ -406,6 +406,35 @@ def test_restart_after_sigkill_reattaches(slurm_cluster: None, workflow: Workflo
     assert {r["State"] for r in records} == {"COMPLETED"}
 
 
+def test_steering_killed_between_sbatch_and_bookkeeping_finds_its_jobs(slurm_cluster: None, workflow: Workflow) -> None:
+    """sbatch answered but the job ids never reached the job store: the restart finds the jobs, submits nothing."""
+    workflow.write(RESTARTABLE)
+    marker = workflow.folder / "kill-submitter"
+    marker.touch()
+    first = workflow.start("--batch", B2CORE_TEST_KILL_SUBMITTER=str(marker))
+    try:
+        first.wait(timeout=WAIT)
+    finally:
+        _stop(first)
+    assert first.returncode == -signal.SIGKILL, workflow.output()
+    lost = workflow.jobs()
+    assert len(lost) == 12 and {(j["state"], j["job_id"]) for j in lost} == {("submitting", None)}
+
+    second = workflow.start("--batch", log="restart.log")
+    try:
+        reattached = wait_for(lambda: _reattached(workflow, 12), WAIT, "the restart to find the 12 lost jobs")
+        (workflow.folder / "release").touch()
+        second.wait(timeout=WAIT)
+    finally:
+        _stop(second)
+    assert second.returncode == 0, workflow.output("restart.log")
+    parts = [j for j in workflow.jobs() if j["family"] == "Part"]
+    assert all(j["attempt"] == 1 for j in parts) and sorted(str(j["job_id"]) for j in parts) == sorted(reattached)
+    assert workflow.calls("sbatch") == 2, "the lost array and the whole, nothing twice"
+    records = sacct(name=workflow.job_name, expect=13)
+    assert len({r["JobID"] for r in records}) == 13 and {r["State"] for r in records} == {"COMPLETED"}
+
+
 def test_auto_detects_slurm(slurm_cluster: None, workflow: Workflow) -> None:
     """batch_system left at its default "auto" picks Slurm here."""
     workflow.write(
