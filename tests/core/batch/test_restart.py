@@ -65,7 +65,8 @@ def test_ctrl_c_can_leave_jobs_running_for_a_later_reattach(cheap, queue, wait, 
     process.wait(timeout=60)
     assert "leaving 3 job(s) running" in cheap.log(), cheap.log()
     assert queue.calls("excancel") == []
-    assert any(queue.state(j["id"]) == "RUNNING" for j in queue.jobs())
+    # left alone: still queued or running, or (on a slow machine) already done, never cancelled
+    assert {queue.state(j["id"]) for j in queue.jobs()} <= {"PENDING", "RUNNING", "DONE"}
     run = cheap.run(env=env)
     assert run.returncode == 0, run
     assert sorted(queue.submissions_per_task().values()) == [1, 1, 1]
