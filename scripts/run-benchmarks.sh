@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the benchmarks (b2core against plain luigi, in the same run) on a fresh machine: a venv with
+# b2core, then benchmarks/run.py, which writes docs/benchmarks.md. Arguments are passed on
+# (--quick for a smoke run of about two minutes that writes nothing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -c "import b2core" 2>/dev/null; then
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --upgrade pip
+    .venv/bin/pip install --quiet -e .
+fi
+exec .venv/bin/python benchmarks/run.py "$@"
