@@ -1,7 +1,7 @@
 """1,000 runnable tasks on one backend: at most 10 submit commands, one status command per poll interval.
 
-Counts only, no timings: the engine test drives the batch engine with a fake clock, the end-to-end test
-counts the example backend's real exsub/exstat invocations.
+Counts only, no timings: the engine test drives the batch engine with a fake clock (so "per poll interval"
+is exact), the end-to-end test counts the example backend's real exsub/exstat invocations.
 """
 
 from __future__ import annotations
@@ -98,20 +98,19 @@ def test_engine_submits_1000_runnable_tasks_in_few_commands_and_polls_once_per_i
 
 
 def test_1000_tasks_on_the_example_backend_use_few_exsub_and_one_exstat_per_poll(cheap, queue) -> None:
-    """End to end through the worker: 1,000 runnable tasks, workers=1000, the example batch system's commands."""
-    poll_interval = 1.0  # long against the start-up jitter of the logged exstat calls on a busy machine
-    env = {"COUNT": str(TASKS), "DELAY": "5", "B2CORE_POLL_INTERVAL": str(poll_interval)}
-    run = cheap.run(env=env, timeout=900)
+    """End to end through the worker: 1,000 runnable tasks, workers=1000, the example batch system's commands.
+
+    Only counts: how often per interval exstat runs is checked with the fake clock above, since the logged
+    times of real commands depend on how busy the machine is.
+    """
+    run = cheap.run(env={"COUNT": str(TASKS), "DELAY": "5", "B2CORE_POLL_INTERVAL": "1"}, timeout=900)
     assert run.returncode == 0, run
     assert len(list(cheap.path.glob("number=*/out.txt"))) == TASKS
     submits = queue.calls("exsub")
     assert sum(c["n_ids"] for c in submits) == TASKS
     assert len(submits) <= MAX_SUBMITS, [c["n_ids"] for c in submits]
     assert set(queue.submissions_per_task().values()) == {1}
-    polls = [c for c in queue.calls("exstat") if c["n_ids"] > 0]
-    assert polls, run
-    sizes = [c["n_ids"] for c in polls]
-    assert max(sizes) >= TASKS * 0.9, sizes  # all jobs in flight in one command, never one per job
-    # about one exstat per poll interval over the polling period (+2 for the first poll and timer jitter)
-    elapsed = polls[-1]["time"] - submits[0]["time"]
-    assert len(polls) <= elapsed / poll_interval + 2, ([round(c["time"] - submits[0]["time"], 2) for c in polls], sizes)
+    sizes = [c["n_ids"] for c in queue.calls("exstat") if c["n_ids"] > 0]
+    assert sizes, run
+    assert max(sizes) >= TASKS * 0.9, sizes  # every job in flight in one command
+    assert len(sizes) < TASKS / 10, sizes  # polls for all jobs at once, never one command per job
