@@ -61,12 +61,14 @@ class LocalBackend(BatchBackend):
             child = _children.get(pid)
             if child is not None and child.poll() is not None:
                 _children.pop(pid, None)
+            # alive first, file second: a job that ends between the two looks running, never killed
+            alive = _alive(pid)
             exit_file = Path(exit_path)
             if exit_file.exists():
                 code = int(exit_file.read_text().strip() or 1)
                 state = JobState.SUCCEEDED if code == 0 else JobState.FAILED
                 statuses[job_id] = JobStatus(state, "EXITED", exit_code=code)
-            elif _alive(pid):
+            elif alive:
                 statuses[job_id] = JobStatus(JobState.RUNNING, "RUNNING")
             else:
                 statuses[job_id] = JobStatus(

@@ -86,3 +86,19 @@ def test_auto_without_any_batch_system_falls_back_to_local_only_when_allowed(wor
     run = workflow.run(env={**env, "B2CORE_AUTO_FALLBACK_TO_LOCAL": "true"})
     assert run.returncode == 0, run
     assert len(list(workflow.path.glob("number=*/data.txt"))) == 2
+
+
+def test_a_job_ending_during_the_status_query_is_not_reported_killed(tmp_path: Path, monkeypatch) -> None:
+    """The job writes its exit code and exits just as it is looked at: that is success, not a kill."""
+    from b2core.batch import builtin
+
+    exit_file = tmp_path / builtin.EXIT_CODE_FILE
+
+    def finishes_while_asked(pid: int) -> bool:
+        exit_file.write_text("0\n")
+        return False
+
+    monkeypatch.setattr(builtin, "_alive", finishes_while_asked)
+    job_id = f"999999:{exit_file}"
+    [status] = builtin.LocalBackend().query([job_id]).values()
+    assert (status.state, status.exit_code) == (builtin.JobState.SUCCEEDED, 0)
