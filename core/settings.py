@@ -22,6 +22,8 @@ _NO_DEFAULT: Any = object()
 _global_settings: dict[str, Any] = {}
 _file_cache: dict[Path, tuple[float, int | None, dict[str, Any] | None]] = {}
 _paths_cache: dict[tuple[str | None, str], list[Path]] = {}
+# the existing files with their values, per (named file, cwd): a lookup needs no system call in between
+_files_snapshot: dict[tuple[str | None, str], tuple[float, list[tuple[Path, dict[str, Any]]]]] = {}
 RECHECK_SECONDS = 2.0
 _cache_lock = threading.Lock()
 
@@ -164,15 +166,26 @@ def user_settings_path() -> Path:
     return Path(user_config_dir("b2core")) / SETTINGS_FILE_NAME
 
 
+def forget_settings_files() -> None:
+    """Drop what was read from settings files, so the next lookup reads them again (tests, new folders)."""
+    with _cache_lock:
+        _paths_cache.clear()
+        _file_cache.clear()
+        _files_snapshot.clear()
+
+
 def iter_settings_files() -> Iterator[tuple[Path, dict[str, Any]]]:
     """Yield every existing settings file with its parsed content, nearest first."""
     named = os.environ.get(SETTINGS_FILE_ENV) or os.environ.get(LEGACY_SETTINGS_FILE_ENV)
-    if named and _read_settings_file(Path(named)) is None:
-        raise SettingsError(f"The settings file named by {SETTINGS_FILE_ENV} does not exist: {named}")
-    for path in settings_file_paths():
-        values = _read_settings_file(path)
-        if values is not None:
-            yield path, values
+    key = (named, os.getcwd())
+    now = time.monotonic()
+    snapshot = _files_snapshot.get(key)
+    if snapshot is None or now - snapshot[0] >= RECHECK_SECONDS:
+        if named and _read_settings_file(Path(named)) is None:
+            raise SettingsError(f"The settings file named by {SETTINGS_FILE_ENV} does not exist: {named}")
+        files = [(path, values) for path in settings_file_paths() if (values := _read_settings_file(path)) is not None]
+        snapshot = _files_snapshot[key] = (now, files)
+    yield from snapshot[1]
 
 
 def _read_settings_file(path: Path) -> dict[str, Any] | None:

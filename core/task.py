@@ -34,8 +34,29 @@ def _paths_by_name(struct: Any) -> dict[str, list[str]]:
     return paths
 
 
-class Task(luigi.Task):
+_parameter_generation = [0]  # bumped whenever a class gains a parameter after its creation
+
+
+class TaskRegister(luigi.task_register.Register):
+    """luigi's task metaclass, noticing parameters set on a class later (as inherits does)."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if isinstance(value, luigi.Parameter):
+            _parameter_generation[0] += 1
+
+
+class Task(luigi.Task, metaclass=TaskRegister):
     """A luigi Task whose outputs land in <result_dir>/<param>=<value>/... and are written atomically."""
+
+    @classmethod
+    def get_params(cls) -> list[tuple[str, luigi.Parameter]]:
+        """luigi walks dir(cls) on each of the many calls per task; a class's parameters rarely change."""
+        cached = cls.__dict__.get("_b2core_params")
+        if cached is None or cached[0] != _parameter_generation[0]:
+            cached = (_parameter_generation[0], super().get_params())
+            cls._b2core_params = cached
+        return list(cached[1])
 
     def add_to_output(
         self,

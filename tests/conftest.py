@@ -37,6 +37,5 @@ def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setattr(settings, "_global_settings", {})
-    settings._paths_cache.clear()
-    settings._file_cache.clear()
+    settings.forget_settings_files()
     plugins.resolve_auto.cache_clear()

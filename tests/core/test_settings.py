@@ -9,7 +9,7 @@ from pathlib import Path
 import b2core as b2luigi
 import pytest
 from b2core.errors import SettingsError
-from b2core.settings import DeprecatedSettingsWarning
+from b2core.settings import DeprecatedSettingsWarning, forget_settings_files
 
 KEY = "my_site_option"
 
@@ -269,6 +269,7 @@ def test_wrong_type_from_files_and_task_attributes_names_them(nested_cwd: Path, 
     with pytest.raises(SettingsError, match=f"'max_resubmissions' from {path}"):
         b2luigi.get_setting("max_resubmissions")
     user = write_settings(user_config, shell=["bash"])
+    forget_settings_files()  # files are re-read at most every RECHECK_SECONDS
     with pytest.raises(SettingsError, match=f"'shell' from {user}"):
         b2luigi.get_setting("shell")
 

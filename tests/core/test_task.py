@@ -282,3 +282,15 @@ def test_task_api_through_a_real_run(workflow) -> None:
         ["results/raw.dat", "results/average.txt", "results/report.txt"]
         + [f"results/some_parameter={i}/output_file.txt" for i in range(4)]
     )
+
+
+def test_parameters_added_after_class_creation_are_seen() -> None:
+    """Parameter lists are cached per class, but a parameter set later (as inherits does) still counts."""
+
+    class Grows(b2luigi.Task):
+        x = b2luigi.IntParameter()
+
+    assert [name for name, _ in Grows.get_params()] == ["x"]
+    Grows.y = b2luigi.IntParameter(default=2)
+    assert [name for name, _ in Grows.get_params()] == ["x", "y"]
+    assert Grows(x=1).y == 2
