@@ -287,10 +287,13 @@ def test_task_api_through_a_real_run(workflow) -> None:
 def test_parameters_added_after_class_creation_are_seen() -> None:
     """Parameter lists are cached per class, but a parameter set later (as inherits does) still counts."""
 
+    class Source(b2luigi.Task):
+        y = b2luigi.IntParameter(default=2)
+
     class Grows(b2luigi.Task):
         x = b2luigi.IntParameter()
 
     assert [name for name, _ in Grows.get_params()] == ["x"]
-    Grows.y = b2luigi.IntParameter(default=2)
+    b2luigi.inherits(Source)(Grows)
     assert [name for name, _ in Grows.get_params()] == ["x", "y"]
     assert Grows(x=1).y == 2
