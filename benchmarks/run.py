@@ -509,39 +509,24 @@ PROFILE = """## Where the time goes
 The scheduler is no longer the cost: the **linear** column (plain luigi tasks with b2core's
 scheduler and worker) grows linearly, while luigi's own scheduler is quadratic whenever many tasks
 are pending (fan-in, diamond, shared roots). What b2core adds on top of the linear column is its
-Task API, per task and so also linear. Only the re-run, where nothing is pending and luigi's
-scheduler has nothing to sort, is not faster than plain luigi.
+Task API, per task and so also linear.
 
-A CPU profile (`cProfile` with a CPU-time clock, so the shares are inflated for small, frequent
-calls) of b2core's fan-in of 10,000:
+A CPU profile (`cProfile` with a CPU-time clock) of b2core's fan-in of 10,000 showed two hot spots,
+both since fixed in the core:
 
-- `luigi.Task.get_params` is the largest item (about half of the profiled time): it walks `dir(cls)`
-  on every call and is called 14 times per task (instance-cache look-ups in `Register.__call__`,
-  `to_str_params`, b2core's output folder names, `get_param_values`).
-- `b2core.settings.get_setting` is next (about a fifth): 18 look-ups per task, each of which walks
-  the list of settings files again (`iter_settings_files` -> `settings_file_paths`, reading
-  `os.environ` and `os.getcwd()` every time).
-- `output()` is called 10 times per leaf task (luigi's `complete()`, `input()` of the sum task,
-  staging) and its paths are built 5 times (`add_to_output` -> `output_file_name`, each with
-  settings look-ups).
+- `luigi.Task.get_params` walked `dir(cls)` on every call, 14 times per task (instance-cache
+  look-ups in `Register.__call__`, `to_str_params`, output folder names, `get_param_values`), about
+  half of the time. `b2core.Task` now caches the list per class; a metaclass notices parameters
+  set on a class later (as `inherits` does) and invalidates the caches.
+- `b2core.settings.get_setting`, 18 look-ups per task, walked the list of settings files each time
+  (about a fifth). Look-ups now share one snapshot of the existing files per recheck period (2 s),
+  so a changed file, working folder or `B2CORE_SETTINGS_JSON` is still noticed.
 
-For the re-run of 10,000 finished tasks, `get_params` is two thirds of the profiled time (5 calls per
-task, two of them from luigi's execution summary, which formats every task with `repr`); luigi's
-execution summary as a whole is 30 %, the linear scheduler's `add_task` 3 %.
-
-Measured without the profiler on this machine (one run each, CPU seconds of the build), patching
-those two hot spots from outside the core:
-
-| workflow | as is | + per-class cache of `get_params` | + settings-file list cached per run |
-|---|---:|---:|---:|
-| fan-in 10,000 | 6.75 | 4.70 | 3.97 |
-| rerun 10,000 | 1.57 | 0.69 | 0.54 |
-
-Both are changes to `core/` (the `b2core.Task` class and `core/settings.py`), not made here: the first
-needs invalidation only if parameters are added to a class after its first use; the second must
-still notice a changed working folder, `B2CORE_SETTINGS_FILE` or settings file. Together they would
-bring the 100,000-task re-run from about 15 s to about 5 s (extrapolated from the 10,000-task runs
-above, which scale linearly).
+Measured before and after those two changes (`--quick`, one run each, wall seconds): fan-in of
+10,000 8.65 -> 4.92, re-run of 3,000 0.45 -> 0.25; the re-run of 100,000 went from about 16 s
+(CPU, earlier full run) to the figure in the table above. What remains per task is luigi's own
+worker and execution summary (which formats every task with `repr`) and `output()`, called about
+10 times per leaf task by luigi's `complete()`, `input()` and the staging of outputs.
 
 In a job, nearly all of the start-up is the interpreter and the imports of luigi and b2core
 (b2core adds about 0.05-0.1 s of imports to luigi's, mostly pydantic via `b2core.settings_models`
