@@ -52,6 +52,56 @@ if __name__ == "__main__":
 """
 
 
+#: parts that wait for a "release" file (so a restart finds them still queued or running), then one whole;
+#: every run appends its b2core.batch log (submissions, re-attachments) to steering.log next to the script
+RELEASABLE = """
+import logging
+import os
+import time
+
+import b2core as b2luigi
+
+RELEASE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "release")
+
+
+class Part(b2luigi.Task):
+    n = b2luigi.IntParameter()
+
+    def output(self):
+        yield self.add_to_output("part.txt")
+
+    def run(self):
+        deadline = time.time() + 300  # the test releases the parts; this only ends a forgotten job
+        while not os.path.exists(RELEASE) and time.time() < deadline:
+            time.sleep(0.1)
+        with open(self.get_output_file_name("part.txt"), "w") as f:
+            f.write(f"{{self.n}}\\n")
+
+
+class Whole(b2luigi.Task):
+    def requires(self):
+        for n in range({count}):
+            yield Part(n=n)
+
+    def output(self):
+        yield self.add_to_output("whole.txt")
+
+    def run(self):
+        total = sum(int(open(name).read()) for name in self.get_input_file_names("part.txt"))
+        with open(self.get_output_file_name("whole.txt"), "w") as f:
+            f.write(f"{{total}}\\n")
+
+
+if __name__ == "__main__":
+    handler = logging.FileHandler(os.path.join(os.path.dirname(os.path.abspath(__file__)), "steering.log"))
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    logging.getLogger("b2core.batch").addHandler(handler)
+    logging.getLogger("b2core.batch").setLevel(logging.INFO)
+    b2luigi.set_setting("batch_system", "{system}")
+    b2luigi.process(Whole(), workers=50, batch=True)
+"""
+
+
 class StandinCluster:
     """A private stand-in batch system for one test; `systems` are put on PATH, the first is the default."""
 
@@ -83,6 +133,14 @@ class StandinCluster:
         settings = {"batch_system": self.systems[0]} if settings is None else settings
         lines = "".join(f"    b2luigi.set_setting({key!r}, {value!r})\n" for key, value in settings.items())
         return self.script(SLEEPERS.format(seconds=seconds, count=count, settings=lines))
+
+    def releasable(self, count: int) -> Path:
+        """A steering script of `count` parts that wait for the file `release` in the test folder, then a whole."""
+        return self.script(RELEASABLE.format(count=count, system=self.systems[0]))
+
+    def kill_next_submitter(self) -> None:
+        """The next condor_submit/bsub answers and then SIGKILLs its caller (the stand-ins' kill_submitter knob)."""
+        (self.state / "kill_submitter").write_text("")
 
     def run(self, script: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
         """Run a steering script to its end, as a user would: python script.py --batch."""

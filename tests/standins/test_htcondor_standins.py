@@ -608,3 +608,30 @@ def test_per_job_files_keep_reads_proportional(condor, tmp_path):
     assert sorted(p.name for p in (folder / "jobs").iterdir()) == sorted(f"{cluster}.{i}.json" for i in range(30))
     assert _queue.read_job("htcondor", f"{cluster}.3")["ad"]["ProcId"] == 3
     assert _queue.read_job("htcondor", "1.99") is None
+
+
+def test_condor_q_json_lists_the_executable_of_the_users_jobs(condor, tmp_path):
+    """`condor_q -json -attributes ClusterId,ProcId,JobStatus,Cmd` with no ids: the user's jobs, Cmd absolute."""
+    condor.setenv("B2CORE_STANDIN_START_DELAY", "30")  # stay idle
+    exe = script(tmp_path, "true.sh", "exit 0\n")
+    _, cluster = submit(condor, tmp_path, "executable = true.sh\nqueue 2\n")
+    proc = condor.run("condor_q", "-json", "-attributes", "ClusterId,ProcId,JobStatus,Cmd")
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout) == [
+        {"ClusterId": cluster, "Cmd": str(exe), "JobStatus": 1, "ProcId": proc_id} for proc_id in (0, 1)
+    ]
+
+
+def test_kill_submitter_marker_kills_the_caller_of_condor_submit_after_it_answered(condor, tmp_path):
+    """Test knob: with `kill_submitter` in the state dir, condor_submit submits, answers, kills its caller, once."""
+    (condor.state_dir / _condor.KILL_SUBMITTER).write_text("")
+    exe = script(tmp_path, "true.sh", "exit 0\n")
+    write(tmp_path / "job.sub", f"executable = {exe}\nqueue 2\n")
+    caller = condor.run("sh", "-c", "condor_submit -terse job.sub; echo survived", cwd=tmp_path)
+    assert caller.returncode == -9 and "survived" not in caller.stdout
+    cluster = int(re.match(r"(\d+)\.0 - \1\.1\n", caller.stdout).group(1))
+    for proc_id in (0, 1):
+        assert wait_left_queue(condor, f"{cluster}.{proc_id}")["ExitCode"] == 0
+    assert not (condor.state_dir / _condor.KILL_SUBMITTER).exists()
+    again = condor.run("sh", "-c", "condor_submit -terse job.sub; echo survived", cwd=tmp_path)
+    assert again.returncode == 0 and "survived" in again.stdout

@@ -403,3 +403,32 @@ def test_array_slot_limit(lsf, tmp_path):
 
     lsf.wait_until(finished, timeout=20)
     assert most <= 2
+
+
+def test_bjobs_json_command_of_unfinished_array_elements(lsf, tmp_path):
+    """`bjobs -json -o "jobid jobindex stat command"` without ids: the user's unfinished elements, each
+    with the command line bsub was given (IBM bjobs -o field `command`, alias `cmd`)."""
+    lsf.setenv("B2CORE_STANDIN_START_DELAY", "30")  # stay PEND
+    _, pending = bsub(lsf, "-J", "lost[1-2]", "/tmp/some folder/array.sh", cwd=tmp_path)
+    lsf.setenv("B2CORE_STANDIN_START_DELAY", "0")
+    _, done = bsub(lsf, "-J", "done[1]", "true", cwd=tmp_path)
+    wait_elements(lsf, done, "DONE")
+    proc = lsf.run("bjobs", "-json", "-o", "jobid jobindex stat command")
+    records = json.loads(proc.stdout)["RECORDS"]
+    assert proc.returncode == 0
+    assert records == [
+        {"JOBID": pending, "JOBINDEX": str(index), "STAT": "PEND", "COMMAND": "/tmp/some folder/array.sh"}
+        for index in (1, 2)
+    ]
+
+
+def test_kill_submitter_marker_kills_the_caller_of_bsub_after_it_answered(lsf, tmp_path):
+    """Test knob: with `kill_submitter` in the state dir, bsub submits, answers, kills its caller, once."""
+    (lsf.state_dir / _lsf.KILL_SUBMITTER).write_text("")
+    caller = lsf.run("sh", "-c", 'bsub -J "k[1-2]" true; echo survived', cwd=tmp_path)
+    assert caller.returncode == -9 and "survived" not in caller.stdout
+    job_id = JOB_RE.search(caller.stdout).group(1)
+    assert sorted(wait_elements(lsf, job_id, "DONE")) == [1, 2]
+    assert not (lsf.state_dir / _lsf.KILL_SUBMITTER).exists()
+    again = lsf.run("sh", "-c", "bsub true; echo survived", cwd=tmp_path)
+    assert again.returncode == 0 and "survived" in again.stdout

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from b2core.batch.arrays import submission_dir
+from b2core.batch.arrays import submission_dir, task_of_submitted_script
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
 from b2core.settings import get_merged_dict, get_setting
@@ -23,6 +23,10 @@ logger = logging.getLogger("b2core.htcondor")
 
 #: job ad attributes every status query asks for
 ATTRIBUTES = "ClusterId,ProcId,JobStatus,ExitCode,ExitBySignal,ExitSignal,HoldReason,RemoveReason"
+#: what find asks condor_q for: the job id, whether it will still run, and the executable (a task's wrapper)
+FIND_ATTRIBUTES = "ClusterId,ProcId,JobStatus,Cmd"
+#: JobStatus of jobs that have not ended: idle, running, held (query releases or removes them), transferring, suspended
+UNFINISHED_STATUSES = {1, 2, 5, 6, 7}
 #: submit commands b2core writes per job; a setting naming one of them would break the mapping
 RESERVED_KEYS = {"executable", "output", "error", "queue"}
 #: spellings under which htcondor_settings already names the batch, so job_name must not add one
@@ -185,6 +189,24 @@ class HTCondorBackend(BatchBackend):
                 )
         return answer
 
+    # --- find --------------------------------------------------------------------------------------
+
+    def find(self, submissions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str] | None:
+        """Lost submissions are the user's unfinished jobs whose executable is their task's wrapper."""
+        wanted = dict(submissions)
+        if not wanted:
+            return {}
+        argv = ["condor_q", "-json", "-attributes", FIND_ATTRIBUTES]
+        ads = ads_by_id(parse_json_ads(self.commands.run(argv).stdout, argv))
+        found: dict[tuple[str, int], str] = {}
+        for job_id, ad in sorted(ads.items(), key=lambda item: tuple(int(n) for n in item[0].split("."))):
+            if _int(ad.get("JobStatus")) not in UNFINISHED_STATUSES or not isinstance(ad.get("Cmd"), str):
+                continue
+            task_id = task_of_submitted_script(Path(ad["Cmd"]))
+            if task_id is not None and task_id in wanted:
+                found[(task_id, wanted[task_id])] = job_id  # the newest job wins if a task has several
+        return found
+
     # --- cancel ------------------------------------------------------------------------------------
 
     def cancel(self, job_ids: Sequence[str]) -> None:
@@ -308,6 +330,13 @@ def status_from_ad(ad: dict[str, Any]) -> JobStatus:
     if code == 5:
         return JobStatus(JobState.FAILED, native, reason=str(ad.get("HoldReason") or "no HoldReason given"))
     return JobStatus(JobState.RUNNING, native)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _true(value: Any) -> bool:

@@ -8,9 +8,10 @@ import re
 import shlex
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from b2core.batch.arrays import submission_dir, write_array_script
+from b2core.batch.arrays import submission_dir, task_of_submitted_script, write_array_script
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.errors import BatchCommandError, PermanentBatchError
 from b2core.settings import get_setting
@@ -21,6 +22,8 @@ logger = logging.getLogger("b2core.lsf")
 
 #: the bjobs -o fields every poll asks for
 BJOBS_FORMAT = "jobid jobindex stat exit_code exit_reason"
+#: the bjobs -o fields find asks for: the job id, its array index and the submitted command (an array script)
+FIND_FORMAT = "jobid jobindex stat command"
 #: LSF's array index variable, 1-based
 INDEX_VARIABLE = "LSB_JOBINDEX"
 
@@ -108,6 +111,26 @@ class LSFBackend(BatchBackend):
             records = {}
         return {job_id: records[job_id] for job_id in wanted if job_id in records}
 
+    def find(self, submissions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str] | None:
+        """Lost submissions are the user's unfinished array elements whose array script runs their task."""
+        wanted = dict(submissions)
+        if not wanted:
+            return {}
+        argv = ["bjobs", "-json", "-o", FIND_FORMAT]
+        result = self.commands.run(argv, check=False)
+        jobs = parse_bjobs_commands(result.stdout)
+        if jobs is None:
+            complaints = [line for line in result.stderr.splitlines() if line.strip()]
+            if result.stdout.strip() or not complaints or not all(_GONE.search(line) for line in complaints):
+                raise BatchCommandError(argv, result.returncode, result.stdout, result.stderr or "unreadable output")
+            jobs = []
+        found: dict[tuple[str, int], str] = {}
+        for job_id, index, command in jobs:
+            task_id = task_of_submitted_script(Path(command), index)
+            if task_id is not None and task_id in wanted:
+                found[(task_id, wanted[task_id])] = job_id
+        return found
+
     def cancel(self, job_ids: Sequence[str]) -> None:
         """bkill every job in one call, array elements as `ID[1-3,7]`; jobs already ended are fine."""
         targets = compress_ids(job_ids)
@@ -166,6 +189,37 @@ def parse_bjobs(output: str) -> dict[str, JobStatus] | None:
         if job_id:
             statuses[job_id] = status_from_record(record)
     return statuses
+
+
+def parse_bjobs_commands(output: str) -> list[tuple[str, int | None, str]] | None:
+    """(job id, array index or None, submitted script) of the unfinished jobs in `bjobs -json -o FIND_FORMAT`.
+
+    None when the output is no JSON. Job ids are spelled as query and cancel use them: `123[4]` for elements.
+    """
+    text = output.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    jobs = []
+    for record in data.get("RECORDS") or []:
+        if not isinstance(record, dict) or record.get("ERROR"):
+            continue
+        if str(record.get("STAT", "")).strip().upper() in ("DONE", "EXIT"):
+            continue
+        parent, _, bracket = str(record.get("JOBID", "")).strip().partition("[")
+        index_text = bracket.rstrip("]") or str(record.get("JOBINDEX") or "").strip()
+        try:
+            words = shlex.split(str(record.get("COMMAND") or ""))
+        except ValueError:
+            continue
+        if not parent.isdigit() or not words:
+            continue
+        index = int(index_text) if index_text.isdigit() and int(index_text) > 0 else None
+        jobs.append((f"{parent}[{index}]" if index is not None else parent, index, words[0]))
+    return jobs
 
 
 def status_from_record(record: dict[str, Any]) -> JobStatus:

@@ -531,3 +531,40 @@ def test_auto_runs_nothing_on_htcondor_without_its_commands(condor: Condor) -> N
     assert len(list(condor.folder.glob("number=*/slept.txt"))) == 2
     assert "jobs local:" in result.stdout + result.stderr
     assert not condor.calls()
+
+
+REATTACHED = re.compile(r"^b2core\.batch Re-attached to htcondor job (\S+) of task", re.MULTILINE)
+
+
+def test_steering_killed_between_condor_submit_and_bookkeeping_finds_its_jobs(condor: Condor) -> None:
+    """condor_submit answered but the job ids never reached the job store: the restart finds the jobs (find)."""
+    script = condor.releasable(6)
+    condor.kill_next_submitter()
+    first = condor.start(script)
+    first.communicate(timeout=90)
+    assert first.returncode == -signal.SIGKILL
+    lost = condor.job_records()
+    assert len(lost) == 6 and {(attempt, job_id, state) for _, attempt, job_id, state in lost} == {
+        (1, None, "submitting")
+    }
+    queued = sorted(job_id for job_id, job in condor.jobs().items() if job["in_queue"])
+    assert len(queued) == 6 and len(condor.calls("condor_submit")) == 1
+
+    second = condor.start(script)
+    log = condor.folder / "steering.log"
+    reattached = condor.wait_for(
+        lambda: len(found := REATTACHED.findall(log.read_text())) == 6 and found, what="the restart to find 6 jobs"
+    )
+    (condor.folder / "release").touch()
+    stdout, stderr = second.communicate(timeout=90)
+    assert second.returncode == 0, (stdout + stderr)[-3000:]
+    assert sorted(reattached) == queued
+    records = condor.job_records()
+    assert len(records) == 7 and {attempt for _, attempt, _, _ in records} == {1}
+    lost_tasks = {task_id for task_id, *_ in lost}
+    assert sorted(job_id for task_id, _, job_id, _ in records if task_id in lost_tasks) == queued
+    assert len(condor.calls("condor_submit")) == 2, "the lost group and the whole, nothing twice"
+    wrappers = submitted_wrappers(condor)
+    assert len(wrappers) == 7 and set(wrappers.values()) == {1}
+    assert len(list(condor.folder.glob("n=*/part.txt"))) == 6
+    assert (condor.folder / "whole.txt").read_text() == f"{sum(range(6))}\n"

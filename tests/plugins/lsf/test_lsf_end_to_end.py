@@ -184,3 +184,39 @@ def test_auto_prefers_lsf_over_htcondor_when_both_answer(lsf: LsfCluster) -> Non
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(lsf.calls("bsub")) == 1 and not lsf.calls("condor_submit")
     assert len(list(lsf.folder.glob("number=*/slept.txt"))) == 3
+
+
+REATTACHED = re.compile(r"^b2core\.batch Re-attached to lsf job (\S+) of task", re.MULTILINE)
+
+
+def test_steering_killed_between_bsub_and_bookkeeping_finds_its_jobs(lsf: LsfCluster) -> None:
+    """bsub answered but the job ids never reached the job store: the restart finds the array elements (find)."""
+    script = lsf.releasable(6)
+    lsf.kill_next_submitter()
+    first = lsf.start(script)
+    first.communicate(timeout=90)
+    assert first.returncode == -signal.SIGKILL
+    lost = lsf.job_records()
+    assert len(lost) == 6 and {(attempt, job_id, state) for _, attempt, job_id, state in lost} == {
+        (1, None, "submitting")
+    }
+    elements = sorted(f"{job['id']}[{job['index']}]" for job in lsf.jobs().values())
+    assert len(elements) == 6 and len(lsf.calls("bsub")) == 1
+
+    second = lsf.start(script)
+    log = lsf.folder / "steering.log"
+    reattached = lsf.wait_for(
+        lambda: len(found := REATTACHED.findall(log.read_text())) == 6 and found, what="the restart to find 6 jobs"
+    )
+    (lsf.folder / "release").touch()
+    stdout, stderr = second.communicate(timeout=90)
+    assert second.returncode == 0, (stdout + stderr)[-3000:]
+    assert sorted(reattached) == elements
+    records = lsf.job_records()
+    assert len(records) == 7 and {attempt for _, attempt, _, _ in records} == {1}
+    lost_tasks = {task_id for task_id, *_ in lost}
+    assert sorted(job_id for task_id, _, job_id, _ in records if task_id in lost_tasks) == elements
+    assert len(lsf.calls("bsub")) == 2, "the lost array and the whole, nothing twice"
+    assert len(array_elements(lsf)) == 7 and set(array_elements(lsf).values()) == {1}
+    assert len(list(lsf.folder.glob("n=*/part.txt"))) == 6
+    assert (lsf.folder / "whole.txt").read_text() == f"{sum(range(6))}\n"

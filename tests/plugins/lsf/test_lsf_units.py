@@ -7,6 +7,7 @@ The outputs below are the formats IBM documents for LSF 10.1: `Job <id> is submi
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from b2core_lsf.backend import (
     bsub_argv,
     compress_ids,
     parse_bjobs,
+    parse_bjobs_commands,
     parse_bsub,
     status_from_record,
 )
@@ -279,3 +281,20 @@ def test_submit_errors_carry_bsubs_text(tmp_path: Path) -> None:
     assert not isinstance(caught.value, PermanentBatchError)
     with pytest.raises(PermanentBatchError, match="garbage"):
         lsf.submit(specs)
+
+
+def test_parse_bjobs_commands_spells_elements_as_query_does_and_skips_finished() -> None:
+    """find's bjobs records: `123[2]` whether or not LSB_BJOBS_DISPLAY_ENH shows it, quoted scripts unquoted."""
+    records = [
+        {"JOBID": "123", "JOBINDEX": "2", "STAT": "PEND", "COMMAND": "'/a b/array.sh'"},
+        {"JOBID": "124[1]", "JOBINDEX": "1", "STAT": "RUN", "COMMAND": "/c/array.sh"},
+        {"JOBID": "125", "JOBINDEX": "0", "STAT": "RUN", "COMMAND": "/d/executable_wrapper.sh"},
+        {"JOBID": "126", "JOBINDEX": "1", "STAT": "DONE", "COMMAND": "/e/array.sh"},
+        {"ERROR": "Job <127> is not found"},
+    ]
+    assert parse_bjobs_commands(json.dumps({"COMMAND": "bjobs", "JOBS": 5, "RECORDS": records})) == [
+        ("123[2]", 2, "/a b/array.sh"),
+        ("124[1]", 1, "/c/array.sh"),
+        ("125", None, "/d/executable_wrapper.sh"),
+    ]
+    assert parse_bjobs_commands("No unfinished job found\n") is None

@@ -22,6 +22,10 @@ pool with cgroup memory limits) a job whose process group's resident memory exce
 ``condor_version`` and every tool's ``-version`` print a real 23.8.0 version banner.
 The queue is kept one file per job (``<state>/htcondor/jobs/<id>.json``, see ``_queue.py``).
 Recordings of these additions: ``recorded/htcondor-extra.json``.
+Test knob (no real condor_submit has it): when the state directory holds a file ``kill_submitter``,
+the next ``condor_submit`` removes it, submits, answers and then kills its caller with SIGKILL, like
+a steering process that dies after the batch system accepted a submission but before it
+recorded the job ids.
 """
 
 # printf-style formatting is kept on purpose: it mirrors the C sources of the real tools.
@@ -138,6 +142,19 @@ KNOWN_SUBMIT_KEYS = {
     "encrypt_input_files",
     "skip_filechecks",
 }
+
+
+#: test knob: a file of this name in the state directory makes the next condor_submit kill its caller (once)
+KILL_SUBMITTER = "kill_submitter"
+
+
+def kill_submitter_once() -> None:
+    """After answering: SIGKILL the caller if the test asked, as a steering process dying before its bookkeeping."""
+    try:
+        os.remove(os.path.join(str(_queue.state_dir()), KILL_SUBMITTER))
+    except OSError:
+        return
+    os.kill(os.getppid(), signal.SIGKILL)
 
 
 def _err(text: str) -> None:
@@ -930,6 +947,7 @@ def submit_main(argv) -> int:
             _out(f"{count} job(s) submitted to cluster {cluster}.\n")
     for warning in warnings + unused_warnings(desc):
         _err(warning)
+    kill_submitter_once()
     return 0
 
 

@@ -24,6 +24,10 @@ own thread of the array's monitor process with ``LSB_JOBINDEX`` set and ``%J``/`
 The submission environment is kept in ``<state>/lsf/env/<id>.json``, not in queue.json.
 Deviation: bkill returns once the killed jobs are recorded as EXIT (real LSF returns at
 once and bjobs may show RUN for a moment).
+Test knob (no real bsub has it): when the state directory holds a file ``kill_submitter``,
+the next ``bsub`` removes it, submits, answers and then kills its caller with SIGKILL, like
+a steering process that dies after the batch system accepted a submission but before it
+recorded the job ids.
 """
 
 # printf-style formatting is kept on purpose: it mirrors the C sources of the real tools.
@@ -87,6 +91,19 @@ BKILL_OPTIONS = sorted(
     [(n, True) for n in "app g J m q s sla u".split()] + [(n, False) for n in "b d l r h V".split()],
     key=lambda item: -len(item[0]),
 )
+
+
+#: test knob: a file of this name in the state directory makes the next bsub kill its caller (once)
+KILL_SUBMITTER = "kill_submitter"
+
+
+def kill_submitter_once() -> None:
+    """After answering: SIGKILL the caller if the test asked, as a steering process dying before its bookkeeping."""
+    try:
+        os.remove(os.path.join(str(_queue.state_dir()), KILL_SUBMITTER))
+    except OSError:
+        return
+    os.kill(os.getppid(), signal.SIGKILL)
 
 
 def _err(text: str) -> None:
@@ -363,6 +380,7 @@ def bsub_main(argv) -> int:
         _out(f"Job <{job_id}> is submitted to default queue <{default_queue()}>.\n")
     else:
         _out(f"Job <{job_id}> is submitted to queue <{queue}>.\n")
+    kill_submitter_once()
     return 0
 
 
