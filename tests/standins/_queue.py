@@ -581,3 +581,16 @@ def abandon_all(state: Path) -> None:
             for job in data.get("jobs", {}).values():
                 _abandon(job)
             atomic_write(path, json.dumps(data, indent=1, sort_keys=True))
+
+
+#: test knob: a file of this name in the state directory makes the next submit command kill its caller (once)
+KILL_SUBMITTER = "kill_submitter"
+
+
+def kill_submitter_once() -> None:
+    """After answering: SIGKILL the caller if the test asked, as a steering process dying before its bookkeeping."""
+    try:
+        os.remove(state_dir() / KILL_SUBMITTER)
+    except OSError:
+        return
+    os.kill(os.getppid(), signal.SIGKILL)

@@ -624,7 +624,7 @@ def test_condor_q_json_lists_the_executable_of_the_users_jobs(condor, tmp_path):
 
 def test_kill_submitter_marker_kills_the_caller_of_condor_submit_after_it_answered(condor, tmp_path):
     """Test knob: with `kill_submitter` in the state dir, condor_submit submits, answers, kills its caller, once."""
-    (condor.state_dir / _condor.KILL_SUBMITTER).write_text("")
+    (condor.state_dir / _queue.KILL_SUBMITTER).write_text("")
     exe = script(tmp_path, "true.sh", "exit 0\n")
     write(tmp_path / "job.sub", f"executable = {exe}\nqueue 2\n")
     caller = condor.run("sh", "-c", "condor_submit -terse job.sub; echo survived", cwd=tmp_path)
@@ -632,6 +632,6 @@ def test_kill_submitter_marker_kills_the_caller_of_condor_submit_after_it_answer
     cluster = int(re.match(r"(\d+)\.0 - \1\.1\n", caller.stdout).group(1))
     for proc_id in (0, 1):
         assert wait_left_queue(condor, f"{cluster}.{proc_id}")["ExitCode"] == 0
-    assert not (condor.state_dir / _condor.KILL_SUBMITTER).exists()
+    assert not (condor.state_dir / _queue.KILL_SUBMITTER).exists()
     again = condor.run("sh", "-c", "condor_submit -terse job.sub; echo survived", cwd=tmp_path)
     assert again.returncode == 0 and "survived" in again.stdout

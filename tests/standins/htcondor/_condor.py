@@ -144,19 +144,6 @@ KNOWN_SUBMIT_KEYS = {
 }
 
 
-#: test knob: a file of this name in the state directory makes the next condor_submit kill its caller (once)
-KILL_SUBMITTER = "kill_submitter"
-
-
-def kill_submitter_once() -> None:
-    """After answering: SIGKILL the caller if the test asked, as a steering process dying before its bookkeeping."""
-    try:
-        os.remove(os.path.join(str(_queue.state_dir()), KILL_SUBMITTER))
-    except OSError:
-        return
-    os.kill(os.getppid(), signal.SIGKILL)
-
-
 def _err(text: str) -> None:
     sys.stderr.write(text)
     sys.stderr.flush()
@@ -947,7 +934,7 @@ def submit_main(argv) -> int:
             _out(f"{count} job(s) submitted to cluster {cluster}.\n")
     for warning in warnings + unused_warnings(desc):
         _err(warning)
-    kill_submitter_once()
+    _queue.kill_submitter_once()
     return 0
 
 

@@ -93,19 +93,6 @@ BKILL_OPTIONS = sorted(
 )
 
 
-#: test knob: a file of this name in the state directory makes the next bsub kill its caller (once)
-KILL_SUBMITTER = "kill_submitter"
-
-
-def kill_submitter_once() -> None:
-    """After answering: SIGKILL the caller if the test asked, as a steering process dying before its bookkeeping."""
-    try:
-        os.remove(os.path.join(str(_queue.state_dir()), KILL_SUBMITTER))
-    except OSError:
-        return
-    os.kill(os.getppid(), signal.SIGKILL)
-
-
 def _err(text: str) -> None:
     sys.stderr.write(text)
     sys.stderr.flush()
@@ -380,7 +367,7 @@ def bsub_main(argv) -> int:
         _out(f"Job <{job_id}> is submitted to default queue <{default_queue()}>.\n")
     else:
         _out(f"Job <{job_id}> is submitted to queue <{queue}>.\n")
-    kill_submitter_once()
+    _queue.kill_submitter_once()
     return 0
 
 
