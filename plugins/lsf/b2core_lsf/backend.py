@@ -169,8 +169,8 @@ def parse_bsub(output: str) -> str | None:
     return match.group(1) if match else None
 
 
-def parse_bjobs(output: str) -> dict[str, JobStatus] | None:
-    """Statuses by job id (`123` or `123[4]`) from `bjobs -json -o ...`; None when the output is no JSON."""
+def _json_records(output: str) -> list[dict[str, Any]] | None:
+    """The RECORDS of `bjobs -json` output; None when the output is no JSON (an error message instead)."""
     text = output.strip()
     if not text.startswith("{"):
         return None
@@ -178,9 +178,17 @@ def parse_bjobs(output: str) -> dict[str, JobStatus] | None:
         data = json.loads(text)
     except ValueError:
         return None
+    return [record for record in data.get("RECORDS") or [] if isinstance(record, dict)]
+
+
+def parse_bjobs(output: str) -> dict[str, JobStatus] | None:
+    """Statuses by job id (`123` or `123[4]`) from `bjobs -json -o ...`; None when the output is no JSON."""
+    records = _json_records(output)
+    if records is None:
+        return None
     statuses = {}
-    for record in data.get("RECORDS") or []:
-        if not isinstance(record, dict) or record.get("ERROR") or "STAT" not in record:
+    for record in records:
+        if record.get("ERROR") or "STAT" not in record:
             continue
         job_id = str(record.get("JOBID", "")).strip()
         index = str(record.get("JOBINDEX") or "").strip()
@@ -196,16 +204,12 @@ def parse_bjobs_commands(output: str) -> list[tuple[str, int | None, str]] | Non
 
     None when the output is no JSON. Job ids are spelled as query and cancel use them: `123[4]` for elements.
     """
-    text = output.strip()
-    if not text.startswith("{"):
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
+    records = _json_records(output)
+    if records is None:
         return None
     jobs = []
-    for record in data.get("RECORDS") or []:
-        if not isinstance(record, dict) or record.get("ERROR"):
+    for record in records:
+        if record.get("ERROR"):
             continue
         if str(record.get("STAT", "")).strip().upper() in ("DONE", "EXIT"):
             continue
