@@ -4,9 +4,6 @@
 # (--quick for a smoke run of about two minutes that writes nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -c "import b2core" 2>/dev/null; then
-    python3 -m venv .venv
-    .venv/bin/pip install --quiet --upgrade pip
-    .venv/bin/pip install --quiet -e .
-fi
+source scripts/venv.sh
+ensure_venv b2core -e .
 exec .venv/bin/python benchmarks/run.py "$@"

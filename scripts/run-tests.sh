@@ -3,11 +3,8 @@
 # local Slurm cluster when running as root), then every tox environment. Extra args go to tox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ ! -x .venv/bin/tox ]]; then
-    python3 -m venv .venv
-    .venv/bin/pip install --quiet --upgrade pip
-    .venv/bin/pip install --quiet tox
-fi
+source scripts/venv.sh
+ensure_venv tox tox
 if [[ $(id -u) -eq 0 ]]; then
     bash scripts/slurm-cluster.sh start
 else
