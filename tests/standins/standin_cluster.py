@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -21,6 +22,34 @@ STANDINS = Path(os.environ.get("B2CORE_TEST_STANDINS") or Path(__file__).resolve
 BIN = {"htcondor": STANDINS / "htcondor" / "bin", "lsf": STANDINS / "lsf" / "bin"}
 FAST = {"B2CORE_POLL_INTERVAL": "0.3", "B2CORE_SUBMIT_INTERVAL": "0.1", "B2CORE_BATCH_COMMAND_RETRY_WAIT": "0.1"}
 
+
+LIGHT_LEAVES = """
+import b2core as b2luigi
+
+
+class Leaf(b2luigi.Task):
+    number = b2luigi.IntParameter()
+    # a light job payload (sh instead of python), so hundreds of jobs fit on a small test machine
+    executable = ["/bin/sh", {writer!r}]
+
+    @property
+    def env(self):
+        return {{"LEAF_OUTPUT": self.get_output_file_name("leaf.txt")}}
+
+    def output(self):
+        yield self.add_to_output("leaf.txt")
+
+
+class All(b2luigi.WrapperTask):
+    def requires(self):
+        for number in range({count}):
+            yield Leaf(number=number)
+
+
+if __name__ == "__main__":
+    b2luigi.set_setting("batch_system", {batch_system!r})
+    b2luigi.process(All(), workers={count}, batch=True)
+"""
 
 SLEEPERS = """
 import time
@@ -133,6 +162,46 @@ class StandinCluster:
         settings = {"batch_system": self.systems[0]} if settings is None else settings
         lines = "".join(f"    b2luigi.set_setting({key!r}, {value!r})\n" for key, value in settings.items())
         return self.script(SLEEPERS.format(seconds=seconds, count=count, settings=lines))
+
+    def lose_a_submission_and_restart(self, count: int, submit_tool: str, active_ids: Callable[[], list[str]]) -> None:
+        """Kill the steering process right after `submit_tool` answers, then restart it: the restart must find
+        the `count` lost jobs (the backend's find) and re-attach, submitting nothing twice; `active_ids` lists
+        the stand-in's active job ids as the backend spells them."""
+        script = self.releasable(count)
+        self.kill_next_submitter()
+        first = self.start(script)
+        first.communicate(timeout=90)
+        assert first.returncode == -signal.SIGKILL
+        lost = self.job_records()
+        assert len(lost) == count
+        assert {(attempt, job_id, state) for _, attempt, job_id, state in lost} == {(1, None, "submitting")}
+        ids = sorted(active_ids())
+        assert len(ids) == count and len(self.calls(submit_tool)) == 1
+
+        second = self.start(script)
+        reattached_line = re.compile(rf"^b2core\.batch Re-attached to {self.systems[0]} job (\S+) of task", re.M)
+        log = self.folder / "steering.log"
+        reattached = self.wait_for(
+            lambda: len(found := reattached_line.findall(log.read_text())) == count and found,
+            what=f"the restart to find {count} jobs",
+        )
+        (self.folder / "release").touch()
+        stdout, stderr = second.communicate(timeout=90)
+        assert second.returncode == 0, (stdout + stderr)[-3000:]
+        assert sorted(reattached) == ids
+        records = self.job_records()
+        assert len(records) == count + 1 and {attempt for _, attempt, _, _ in records} == {1}
+        lost_tasks = {task_id for task_id, *_ in lost}
+        assert sorted(job_id for task_id, _, job_id, _ in records if task_id in lost_tasks) == ids
+        assert len(self.calls(submit_tool)) == 2, "the lost group and the whole, nothing twice"
+        assert len(list(self.folder.glob("n=*/part.txt"))) == count
+        assert (self.folder / "whole.txt").read_text() == f"{sum(range(count))}\n"
+
+    def light_leaves(self, count: int) -> Path:
+        """A steering script of `count` tasks whose jobs are one shell command each, on the first system."""
+        writer = self.folder / "write_output.sh"
+        writer.write_text('#!/bin/sh\nmkdir -p "$(dirname "$LEAF_OUTPUT")" && echo done > "$LEAF_OUTPUT"\n')
+        return self.script(LIGHT_LEAVES.format(writer=str(writer), count=count, batch_system=self.systems[0]))
 
     def releasable(self, count: int) -> Path:
         """A steering script of `count` parts that wait for the file `release` in the test folder, then a whole."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
+pytest.register_assert_rewrite("standin_cluster")  # its shared scenarios assert; show their values on failure
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "standins"))
 
-from standin_cluster import BIN, StandinCluster
+from standin_cluster import BIN, StandinCluster  # noqa: E402
 
 __all__ = ["BIN", "Condor"]
 

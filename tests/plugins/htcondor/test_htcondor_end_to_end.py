@@ -95,39 +95,7 @@ def test_seed_example_runs_in_one_submission_and_reports_the_failing_task(condor
 
 def test_200_tasks_go_out_in_few_submissions_and_polls(condor: Condor) -> None:
     """200 runnable tasks: a handful of condor_submit calls, one condor_q per poll for all of them."""
-    writer = condor.folder / "write_output.sh"
-    writer.write_text('#!/bin/sh\nmkdir -p "$(dirname "$LEAF_OUTPUT")" && echo done > "$LEAF_OUTPUT"\n')
-    script = condor.script(
-        textwrap.dedent(
-            f"""
-            import b2core as b2luigi
-
-
-            class Leaf(b2luigi.Task):
-                number = b2luigi.IntParameter()
-                # a light job payload (sh instead of python), so 200 jobs fit on a small test machine
-                executable = ["/bin/sh", {str(writer)!r}]
-
-                @property
-                def env(self):
-                    return {{"LEAF_OUTPUT": self.get_output_file_name("leaf.txt")}}
-
-                def output(self):
-                    yield self.add_to_output("leaf.txt")
-
-
-            class All(b2luigi.WrapperTask):
-                def requires(self):
-                    for number in range(200):
-                        yield Leaf(number=number)
-
-
-            if __name__ == "__main__":
-                b2luigi.set_setting("batch_system", "htcondor")
-                b2luigi.process(All(), workers=200, batch=True)
-            """
-        )
-    )
+    script = condor.light_leaves(200)
     result = condor.run(script, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list(condor.folder.glob("number=*/leaf.txt"))) == 200
@@ -533,38 +501,10 @@ def test_auto_runs_nothing_on_htcondor_without_its_commands(condor: Condor) -> N
     assert not condor.calls()
 
 
-REATTACHED = re.compile(r"^b2core\.batch Re-attached to htcondor job (\S+) of task", re.MULTILINE)
-
-
 def test_steering_killed_between_condor_submit_and_bookkeeping_finds_its_jobs(condor: Condor) -> None:
     """condor_submit answered but the job ids never reached the job store: the restart finds the jobs (find)."""
-    script = condor.releasable(6)
-    condor.kill_next_submitter()
-    first = condor.start(script)
-    first.communicate(timeout=90)
-    assert first.returncode == -signal.SIGKILL
-    lost = condor.job_records()
-    assert len(lost) == 6 and {(attempt, job_id, state) for _, attempt, job_id, state in lost} == {
-        (1, None, "submitting")
-    }
-    queued = sorted(job_id for job_id, job in condor.jobs().items() if job["in_queue"])
-    assert len(queued) == 6 and len(condor.calls("condor_submit")) == 1
-
-    second = condor.start(script)
-    log = condor.folder / "steering.log"
-    reattached = condor.wait_for(
-        lambda: len(found := REATTACHED.findall(log.read_text())) == 6 and found, what="the restart to find 6 jobs"
+    condor.lose_a_submission_and_restart(
+        6, "condor_submit", lambda: [job_id for job_id, job in condor.jobs().items() if job["in_queue"]]
     )
-    (condor.folder / "release").touch()
-    stdout, stderr = second.communicate(timeout=90)
-    assert second.returncode == 0, (stdout + stderr)[-3000:]
-    assert sorted(reattached) == queued
-    records = condor.job_records()
-    assert len(records) == 7 and {attempt for _, attempt, _, _ in records} == {1}
-    lost_tasks = {task_id for task_id, *_ in lost}
-    assert sorted(job_id for task_id, _, job_id, _ in records if task_id in lost_tasks) == queued
-    assert len(condor.calls("condor_submit")) == 2, "the lost group and the whole, nothing twice"
     wrappers = submitted_wrappers(condor)
     assert len(wrappers) == 7 and set(wrappers.values()) == {1}
-    assert len(list(condor.folder.glob("n=*/part.txt"))) == 6
-    assert (condor.folder / "whole.txt").read_text() == f"{sum(range(6))}\n"

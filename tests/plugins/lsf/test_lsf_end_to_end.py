@@ -101,39 +101,7 @@ def test_unset_job_slots_sends_no_n_option(lsf: LsfCluster) -> None:
 
 def test_200_tasks_go_out_in_few_bsub_calls(lsf: LsfCluster) -> None:
     """200 runnable tasks: a handful of job arrays, one bjobs per poll for all of them."""
-    writer = lsf.folder / "write_output.sh"
-    writer.write_text('#!/bin/sh\nmkdir -p "$(dirname "$LEAF_OUTPUT")" && echo done > "$LEAF_OUTPUT"\n')
-    script = lsf.script(
-        textwrap.dedent(
-            f"""
-            import b2core as b2luigi
-
-
-            class Leaf(b2luigi.Task):
-                number = b2luigi.IntParameter()
-                # a light job payload (sh instead of python), so 200 jobs fit on a small test machine
-                executable = ["/bin/sh", {str(writer)!r}]
-
-                @property
-                def env(self):
-                    return {{"LEAF_OUTPUT": self.get_output_file_name("leaf.txt")}}
-
-                def output(self):
-                    yield self.add_to_output("leaf.txt")
-
-
-            class All(b2luigi.WrapperTask):
-                def requires(self):
-                    for number in range(200):
-                        yield Leaf(number=number)
-
-
-            if __name__ == "__main__":
-                b2luigi.set_setting("batch_system", "lsf")
-                b2luigi.process(All(), workers=200, batch=True)
-            """
-        )
-    )
+    script = lsf.light_leaves(200)
     result = lsf.run(script, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list(lsf.folder.glob("number=*/leaf.txt"))) == 200
@@ -186,37 +154,9 @@ def test_auto_prefers_lsf_over_htcondor_when_both_answer(lsf: LsfCluster) -> Non
     assert len(list(lsf.folder.glob("number=*/slept.txt"))) == 3
 
 
-REATTACHED = re.compile(r"^b2core\.batch Re-attached to lsf job (\S+) of task", re.MULTILINE)
-
-
 def test_steering_killed_between_bsub_and_bookkeeping_finds_its_jobs(lsf: LsfCluster) -> None:
     """bsub answered but the job ids never reached the job store: the restart finds the array elements (find)."""
-    script = lsf.releasable(6)
-    lsf.kill_next_submitter()
-    first = lsf.start(script)
-    first.communicate(timeout=90)
-    assert first.returncode == -signal.SIGKILL
-    lost = lsf.job_records()
-    assert len(lost) == 6 and {(attempt, job_id, state) for _, attempt, job_id, state in lost} == {
-        (1, None, "submitting")
-    }
-    elements = sorted(f"{job['id']}[{job['index']}]" for job in lsf.jobs().values())
-    assert len(elements) == 6 and len(lsf.calls("bsub")) == 1
-
-    second = lsf.start(script)
-    log = lsf.folder / "steering.log"
-    reattached = lsf.wait_for(
-        lambda: len(found := REATTACHED.findall(log.read_text())) == 6 and found, what="the restart to find 6 jobs"
+    lsf.lose_a_submission_and_restart(
+        6, "bsub", lambda: [f"{job['id']}[{job['index']}]" for job in lsf.jobs().values()]
     )
-    (lsf.folder / "release").touch()
-    stdout, stderr = second.communicate(timeout=90)
-    assert second.returncode == 0, (stdout + stderr)[-3000:]
-    assert sorted(reattached) == elements
-    records = lsf.job_records()
-    assert len(records) == 7 and {attempt for _, attempt, _, _ in records} == {1}
-    lost_tasks = {task_id for task_id, *_ in lost}
-    assert sorted(job_id for task_id, _, job_id, _ in records if task_id in lost_tasks) == elements
-    assert len(lsf.calls("bsub")) == 2, "the lost array and the whole, nothing twice"
     assert len(array_elements(lsf)) == 7 and set(array_elements(lsf).values()) == {1}
-    assert len(list(lsf.folder.glob("n=*/part.txt"))) == 6
-    assert (lsf.folder / "whole.txt").read_text() == f"{sum(range(6))}\n"
