@@ -7,8 +7,6 @@ nothing when no job matches; condor_rm complains on stderr about ids that are go
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from b2core.batch.commands import CommandRunner
 from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
 from b2core.plugins import backend_class
 from b2core.settings import get_setting, set_setting
+from b2core.testing import ScriptedRunner
 from b2core_htcondor.backend import (
     HTCondorBackend,
     parse_json_ads,
@@ -64,23 +63,6 @@ DAEMON_DOWN = (
     "\n-- Failed to fetch ads from: <127.0.0.1:9618?addrs=127.0.0.1-9618&alias=host&noUDP&sock=schedd_1_1> : host\n"
     "CEDAR:6001:Failed to connect to <127.0.0.1:9618?addrs=127.0.0.1-9618&alias=host&noUDP&sock=schedd_1_1>\n"
 )
-
-
-class ScriptedRunner(CommandRunner):
-    """A CommandRunner that answers from a script of (stdout, stderr, returncode) per tool, recording argv."""
-
-    def __init__(self, answers: dict[str, list[tuple[str, str, int]]]) -> None:
-        super().__init__()
-        self.answers = answers
-        self.argvs: list[list[str]] = []
-
-    def run(self, argv: Sequence[Any], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        argv = [str(a) for a in argv]
-        self.argvs.append(argv)
-        stdout, stderr, code = self.answers[argv[0]].pop(0)
-        if kwargs.get("check", True) and code != 0:
-            raise BatchCommandError(argv, code, stdout, stderr)
-        return subprocess.CompletedProcess(argv, code, stdout, stderr)
 
 
 class Number(b2core.Task):

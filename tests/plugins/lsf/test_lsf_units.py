@@ -8,8 +8,6 @@ The outputs below are the formats IBM documents for LSF 10.1: `Job <id> is submi
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from b2core.batch.commands import CommandRunner
 from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
 from b2core.plugins import backend_class
 from b2core.settings import set_setting
+from b2core.testing import ScriptedRunner
 from b2core_lsf.backend import (
     LSFBackend,
     bsub_argv,
@@ -61,23 +60,6 @@ BJOBS_ARRAY = """{
   ]
 }
 """
-
-
-class ScriptedRunner(CommandRunner):
-    """A CommandRunner that answers from a script of (stdout, stderr, returncode) per tool, recording argv."""
-
-    def __init__(self, answers: dict[str, list[tuple[str, str, int]]]) -> None:
-        super().__init__()
-        self.answers = answers
-        self.argvs: list[list[str]] = []
-
-    def run(self, argv: Sequence[Any], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        argv = [str(a) for a in argv]
-        self.argvs.append(argv)
-        stdout, stderr, code = self.answers[argv[0]].pop(0)
-        if kwargs.get("check", True) and code != 0:
-            raise BatchCommandError(argv, code, stdout, stderr)
-        return subprocess.CompletedProcess(argv, code, stdout, stderr)
 
 
 class Number(b2core.Task):
