@@ -20,7 +20,7 @@ from b2core.errors import SettingsError
 
 _NO_DEFAULT: Any = object()
 _global_settings: dict[str, Any] = {}
-_file_cache: dict[Path, tuple[float, int | None, dict[str, Any] | None]] = {}
+_file_cache: dict[Path, tuple[int | None, dict[str, Any] | None]] = {}  # path: (mtime, values)
 _paths_cache: dict[tuple[str | None, str], list[Path]] = {}
 # the existing files with their values, per (named file, cwd): a lookup needs no system call in between
 _files_snapshot: dict[tuple[str | None, str], tuple[float, list[tuple[Path, dict[str, Any]]]]] = {}
@@ -181,32 +181,26 @@ def iter_settings_files() -> Iterator[tuple[Path, dict[str, Any]]]:
     now = time.monotonic()
     snapshot = _files_snapshot.get(key)
     if snapshot is None or now - snapshot[0] >= RECHECK_SECONDS:
-        if named and _read_settings_file(Path(named)) is None:
-            raise SettingsError(f"The settings file named by {SETTINGS_FILE_ENV} does not exist: {named}")
         files = [(path, values) for path in settings_file_paths() if (values := _read_settings_file(path)) is not None]
+        if named and not any(path == Path(named) for path, _ in files):
+            raise SettingsError(f"The settings file named by {SETTINGS_FILE_ENV} does not exist: {named}")
         snapshot = _files_snapshot[key] = (now, files)
     yield from snapshot[1]
 
 
 def _read_settings_file(path: Path) -> dict[str, Any] | None:
-    """Parse a settings file, trusting the cache for a moment so hot lookups need no system call."""
-    now = time.monotonic()
-    with _cache_lock:
-        cached = _file_cache.get(path)
-    if cached and now - cached[0] < RECHECK_SECONDS:
-        return cached[2]
+    """Parse a settings file, or reuse the last parse while its modification time is unchanged."""
     try:
         mtime: int | None = path.stat().st_mtime_ns
     except OSError:
         mtime = None
-    if cached and cached[1] == mtime:
-        values = cached[2]
-    elif mtime is None:
-        values = None
-    else:
-        values = _parse_settings_file(path)
     with _cache_lock:
-        _file_cache[path] = (now, mtime, values)
+        cached = _file_cache.get(path)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    values = None if mtime is None else _parse_settings_file(path)
+    with _cache_lock:
+        _file_cache[path] = (mtime, values)
     return values
 
 
