@@ -91,6 +91,23 @@ def validate_setting(key: str, value: Any, source: str) -> Any:
     return checked
 
 
+def known_settings() -> list[str]:
+    """Names of every setting some registered model types."""
+    return list(_field_index())
+
+
+def accepts(key: str, value: Any) -> bool:
+    """Whether a known setting's type takes this value as it is (unknown settings take anything)."""
+    entry = _field_index().get(key)
+    if entry is None:
+        return True
+    try:
+        entry[1].validate_python(value, strict=True)
+    except ValidationError:
+        return False
+    return True
+
+
 def model_default(key: str) -> tuple[bool, Any]:
     """The default a model gives a setting, if it is a known one with a default."""
     entry = _field_index().get(key)
@@ -114,7 +131,8 @@ def validate_all_sources() -> None:
     for key in _field_index():
         env_name = settings.ENV_PREFIX + key.upper()
         if env_name in os.environ:
-            validate_setting(key, settings._parse_env_value(os.environ[env_name]), f"environment variable {env_name}")
+            value = settings.parse_env_value(key, os.environ[env_name])
+            validate_setting(key, value, f"environment variable {env_name}")
     for path, values in settings.iter_settings_files():
         for key, value in values.items():
             validate_setting(key, value, str(path))

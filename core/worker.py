@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import luigi
@@ -16,14 +17,10 @@ from b2core.plugins import AUTO, installed_backends, plugin_manager, resolve_aut
 from b2core.progress import ProgressTracker
 from b2core.scheduling import LinearWorker
 from b2core.scheduling import WorkerSchedulerFactory as LinearWorkerSchedulerFactory
-from b2core.settings import get_setting
+from b2core.settings import get_setting, task_defines
 from luigi.scheduler import FAILED
 
 logger = logging.getLogger("b2core")
-
-
-def _defines(task: Any, key: str) -> bool:
-    return key in task.__dict__ or any(key in klass.__dict__ for klass in type(task).__mro__)
 
 
 def choose_backend(task: Any, batch_mode: bool) -> str | None:
@@ -34,7 +31,7 @@ def choose_backend(task: Any, batch_mode: bool) -> str | None:
     """
     if isinstance(task, luigi.WrapperTask):
         return None
-    if batch_mode or _defines(task, "batch_system"):
+    if batch_mode or task_defines(task, "batch_system"):
         name = get_setting("batch_system", task=task)
         if name == AUTO:
             name = resolve_auto()
@@ -45,6 +42,22 @@ def choose_backend(task: Any, batch_mode: bool) -> str | None:
     if plugin_manager().hook.b2core_task_needs_wrapper(task=task):
         return "local"
     return None
+
+
+def check_task_class(task: Any, batch_mode: bool) -> None:
+    """Fail at start on what would fail every task of this class: a setting attribute of the wrong
+    type, or a batch system that is unknown or that `auto` cannot find."""
+    from b2core.settings_models import known_settings
+
+    for key in known_settings():
+        if task_defines(task, key):
+            try:
+                get_setting(key, task=task)
+            except B2CoreError:
+                raise
+            except Exception:  # a property that cannot be read yet fails its task when it runs
+                continue
+    choose_backend(task, batch_mode)
 
 
 class FailedTaskProcess:
@@ -80,6 +93,42 @@ class B2Worker(LinearWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.engine: BatchEngine | None = None
+        self._checked_classes: set[type] = set()
+        self._startup_error: B2CoreError | None = None
+
+    def _add(self, task: Any, is_complete: Any) -> Any:
+        """Schedule like luigi, but check each class of task that will run once, before anything runs."""
+        if self._phase_seen is not None and not is_complete and type(task) not in self._checked_classes:
+            self._checked_classes.add(type(task))
+            try:
+                check_task_class(task, self.batch_mode)
+            except B2CoreError as error:
+                self._startup_error = self._startup_error or error
+        if self._startup_error is not None:
+            return  # stop walking: run() reports the one error instead of running anything
+        yield from super()._add(task, is_complete)
+
+    def run(self) -> bool:
+        """Run the scheduled tasks, unless the scheduling phase found a task that no run can start."""
+        if self._startup_error is not None:
+            raise self._startup_error
+        return super().run()
+
+    def _purge_children(self) -> None:
+        """luigi's check for dead and timed-out tasks; the jobs of timed-out tasks are cancelled in bulk.
+
+        Every batch task past its timeout at one instant is terminated first (terminate() only queues
+        the cancel), so jobs timing out together share one cancel command even when luigi's own loop,
+        which checks the clock once per task, straddles the moment.
+        """
+        if self.engine is not None:
+            moment = time.time()
+            for process in self._running_tasks.values():
+                if isinstance(process, BatchTaskProcess) and process.timed_out(moment):
+                    process.terminate()
+        super()._purge_children()
+        if self.engine is not None:
+            self.engine.flush_cancels()
 
     def _add_task(self, *args: Any, **kwargs: Any) -> Any:
         if self.tracker is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,6 @@ class BatchTaskProcess:
 
     def run(self) -> None:
         """Queue the task for (bulk) submission; returns at once."""
-        if self.worker_timeout:
-            self.timeout_time = time.time() + float(self.worker_timeout)
         self.task.trigger_event(Event.START, self.task)
         try:
             self.job = self.engine.start(self.task, self.backend)
@@ -47,14 +44,21 @@ class BatchTaskProcess:
             return False
         self.engine.tick()
         if self.job is None or self.job.final is None:
+            if self.worker_timeout and self.timeout_time is None and self.job and self.job.submitted is not None:
+                # counted from the submission, which jobs submitted together share: they time out together
+                self.timeout_time = self.job.submitted + float(self.worker_timeout)
             return True
         self._report_final(self.job)
         return False
 
+    def timed_out(self, moment: float) -> bool:
+        """Whether the task's worker_timeout had passed at this moment."""
+        return self.timeout_time is not None and moment > self.timeout_time and not self.reported
+
     def terminate(self) -> None:
-        """Cancel this task's job (luigi calls this on timeouts)."""
+        """Cancel this task's job (luigi calls this on timeouts) with the other jobs timing out now."""
         if self.job is not None and not self.reported:
-            self.engine.cancel([self.job])
+            self.engine.cancel_soon(self.job)
 
     def _report_final(self, job: TrackedJob) -> None:
         status = job.final

@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import json
 import os
+import shutil
 import signal
 import site
 import subprocess
@@ -291,6 +292,15 @@ def wait_for(condition: Callable[[], object], timeout: float = 60, what: str = "
             return value
         time.sleep(0.05)
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def no_batch_commands(tmp_path: Path) -> str:
+    """A PATH on which no batch system answers (Slurm may be installed here): only the shell job wrappers need."""
+    folder = tmp_path / "bare-bin"
+    folder.mkdir()
+    (folder / "bash").symlink_to(shutil.which("bash") or "/bin/bash")
+    return str(folder)
 
 
 @pytest.fixture
