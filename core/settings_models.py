@@ -47,6 +47,9 @@ class CoreSettings(BaseSettings):
     batch_command_retries: int = Field(3, ge=0, description="Retries of a failing batch command before giving up.")
     batch_command_retry_wait: float = Field(1.0, ge=0, description="First wait between retries, doubled each time.")
     show_progress: bool | None = Field(None, description="Live progress display; default: on a terminal only.")
+    remote_retries: int = Field(3, ge=0, description="Retries of a remote storage operation after a transient error.")
+    remote_retry_wait: float = Field(1.0, ge=0, description="First wait between remote retries, doubled each time.")
+    remote_verify_checksums: bool = Field(True, description="Compare checksums after each remote transfer.")
 
 
 _models: list[type[BaseModel]] = [CoreSettings]
