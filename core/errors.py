@@ -52,3 +52,21 @@ class PartialSubmissionError(B2CoreError, RuntimeError):
 
 class PluginError(B2CoreError, RuntimeError):
     """An installed plugin's hook module cannot be imported or breaks the hook contract."""
+
+
+class RemoteError(B2CoreError, OSError):
+    """A remote storage operation failed; names the URL and carries the server's own words."""
+
+    def __init__(self, url: str, action: str, server_message: str) -> None:
+        self.url = url
+        self.action = action
+        self.server_message = server_message.strip()
+        super().__init__(f"Could not {action} {url}: {self.server_message}")
+
+
+class TransientRemoteError(RemoteError):
+    """A remote failure that may pass (timeout, no connection, server busy): retried."""
+
+
+class PermanentRemoteError(RemoteError):
+    """A remote failure retrying cannot fix (permission denied, bad credentials): fails at once."""
