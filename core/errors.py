@@ -21,7 +21,7 @@ class BatchCommandError(B2CoreError, RuntimeError):
     """A batch system command failed; carries the command's own error text."""
 
     def __init__(self, argv: list[str], returncode: int, stdout: str = "", stderr: str = "") -> None:
-        self.argv = list(argv)
+        self.argv = [str(word) for word in argv]  # Path arguments must not hide the command's own message
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr

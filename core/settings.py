@@ -143,9 +143,17 @@ def parse_env_value(key: str, raw: str) -> Any:
     return raw if accepts(key, raw) and not accepts(key, value) else value
 
 
+def named_settings_file() -> tuple[str, str] | None:
+    """(variable, path) of the one settings file B2CORE_SETTINGS_JSON or b2luigi's B2LUIGI_SETTINGS_JSON names."""
+    for variable in (SETTINGS_FILE_ENV, LEGACY_SETTINGS_FILE_ENV):
+        if os.environ.get(variable):
+            return variable, os.environ[variable]
+    return None
+
+
 def settings_file_paths() -> list[Path]:
     """All settings files in precedence order: the named file or cwd upwards, then the user config."""
-    named = os.environ.get(SETTINGS_FILE_ENV) or os.environ.get(LEGACY_SETTINGS_FILE_ENV)
+    named = (named_settings_file() or ("", None))[1]
     key = (named, os.getcwd())
     if key not in _paths_cache:
         _paths_cache[key] = _settings_file_paths(named)
@@ -184,14 +192,14 @@ def forget_settings_files() -> None:
 
 def iter_settings_files() -> Iterator[tuple[Path, dict[str, Any]]]:
     """Yield every existing settings file with its parsed content, nearest first."""
-    named = os.environ.get(SETTINGS_FILE_ENV) or os.environ.get(LEGACY_SETTINGS_FILE_ENV)
+    variable, named = named_settings_file() or ("", None)
     key = (named, os.getcwd())
     now = time.monotonic()
     snapshot = _files_snapshot.get(key)
     if snapshot is None or now - snapshot[0] >= RECHECK_SECONDS:
         files = [(path, values) for path in settings_file_paths() if (values := _read_settings_file(path)) is not None]
         if named and not any(path == Path(named) for path, _ in files):
-            raise SettingsError(f"The settings file named by {SETTINGS_FILE_ENV} does not exist: {named}")
+            raise SettingsError(f"The settings file named by {variable} does not exist: {named}")
         snapshot = _files_snapshot[key] = (now, files)
     yield from snapshot[1]
 

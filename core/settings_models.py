@@ -37,7 +37,11 @@ class CoreSettings(BaseSettings):
     executable: list[str] | None = Field(None, description="Python command of the job; default: this interpreter.")
     executable_prefix: list[str] = Field([], description="Command put before the executable (e.g. strace).")
     add_filename_to_cmd: bool = Field(True, description="Pass the script's file name to the executable.")
-    task_cmd_additional_args: list[str] = Field([], description="Extra arguments appended to the job command.")
+    task_cmd_additional_args: list[str] = Field(
+        [],
+        description="Extra arguments appended to the job command; the steering script must then call "
+        "process(..., ignore_additional_command_line_args=True), or the job rejects them.",
+    )
     job_name: str | None = Field(None, description="Name batch systems show for the job.")
     max_resubmissions: int = Field(0, ge=0, description="How often a failed batch job is submitted again.")
     poll_interval: float = Field(5.0, gt=0, description="Seconds between status queries of a batch system.")

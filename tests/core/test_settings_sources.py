@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import b2core as b2luigi
+import pytest
+from b2core.errors import SettingsError
+
 STEERING = """
 import b2core as b2luigi
 
@@ -36,3 +40,10 @@ def test_environment_values_that_look_like_json_stay_strings_for_string_settings
     run = workflow.run(env=env)
     assert run.returncode == 0, run
     assert (workflow.path / "7" / "shown.txt").read_text() == "'2024' 2 '7'"
+
+
+def test_a_missing_named_settings_file_is_reported_under_the_variable_that_named_it(monkeypatch, tmp_path) -> None:
+    """Only b2luigi's B2LUIGI_SETTINGS_JSON is set: the error says so, not B2CORE_SETTINGS_JSON."""
+    monkeypatch.setenv("B2LUIGI_SETTINGS_JSON", str(tmp_path / "typo.json"))
+    with pytest.raises(SettingsError, match=r"named by B2LUIGI_SETTINGS_JSON does not exist: .*typo\.json"):
+        b2luigi.get_setting("some_key_of_mine", default=1)

@@ -54,7 +54,10 @@ def blocks(page: str) -> list[Block]:
 
 
 def parse_directives(words: str, page: str) -> dict[str, str]:
-    """'skip REASON', 'file NAME', 'needs slurm', 'exit N', 'checkout', 'venv', 'empty-venv'; ';' separates."""
+    """'skip REASON', 'file NAME', 'needs slurm', 'exit N', 'checkout', 'venv', 'empty-venv'; ';' separates
+    them, except after skip, whose reason is the rest of the marker."""
+    if words.startswith("skip"):
+        return {"skip": words[len("skip") :].strip()}
     directives = {}
     for part in filter(None, (p.strip() for p in words.split(";"))):
         name, _, argument = part.partition(" ")

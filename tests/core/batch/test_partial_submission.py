@@ -95,3 +95,10 @@ def test_submit_each_raises_the_plain_error_when_nothing_went_out() -> None:
     with pytest.raises(PartialSubmissionError) as partial:
         submit_each(specs, backend._submit_one)  # type: ignore[arg-type]
     assert partial.value.submitted_ids == ["job-1"] and "down" in str(partial.value.cause)
+
+
+def test_batch_command_errors_keep_the_message_of_commands_given_path_arguments(tmp_path) -> None:
+    """PermanentBatchError(argv, returncode, stdout, stderr) as the plugin guide shows it, argv holding Paths."""
+    error = PermanentBatchError(["mysub", tmp_path / "job.sh"], 2, stderr="mysub: unknown queue long")
+    assert error.argv == ["mysub", str(tmp_path / "job.sh")]
+    assert str(error).endswith("failed with exit code 2: mysub: unknown queue long")
