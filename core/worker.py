@@ -117,18 +117,17 @@ class B2Worker(LinearWorker):
     def _purge_children(self) -> None:
         """luigi's check for dead and timed-out tasks; the jobs of timed-out tasks are cancelled in bulk.
 
-        Every batch task past its timeout at one instant is terminated first (terminate() only queues
-        the cancel), so jobs timing out together share one cancel command even when luigi's own loop,
-        which checks the clock once per task, straddles the moment.
+        luigi's loop reads the clock once per task, so jobs timing out together can straddle one pass:
+        terminate() only queues the cancel, every task past its timeout is terminated first, and what
+        was queued is cancelled at the start of the next pass, in one command per backend.
         """
         if self.engine is not None:
             moment = time.time()
             for process in self._running_tasks.values():
                 if isinstance(process, BatchTaskProcess) and process.timed_out(moment):
                     process.terminate()
-        super()._purge_children()
-        if self.engine is not None:
             self.engine.flush_cancels()
+        super()._purge_children()
 
     def _add_task(self, *args: Any, **kwargs: Any) -> Any:
         if self.tracker is not None:
@@ -164,6 +163,7 @@ class B2Worker(LinearWorker):
 
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> bool:
         if self.engine is not None:
+            self.engine.flush_cancels()  # timed-out jobs of the last pass
             if kind is not None:
                 self._stop_jobs(interrupted=kind is KeyboardInterrupt)
             self._running_tasks = {k: p for k, p in self._running_tasks.items() if not isinstance(p, BatchTaskProcess)}

@@ -53,7 +53,10 @@ class BatchTaskProcess:
 
     def timed_out(self, moment: float) -> bool:
         """Whether the task's worker_timeout had passed at this moment."""
-        return self.timeout_time is not None and moment > self.timeout_time and not self.reported
+        submitted = self.job.submitted if self.job is not None else None
+        if not self.worker_timeout or submitted is None or self.reported:
+            return False
+        return moment > submitted + float(self.worker_timeout)
 
     def terminate(self) -> None:
         """Cancel this task's job (luigi calls this on timeouts) with the other jobs timing out now."""

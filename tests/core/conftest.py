@@ -296,10 +296,13 @@ def wait_for(condition: Callable[[], object], timeout: float = 60, what: str = "
 
 @pytest.fixture
 def no_batch_commands(tmp_path: Path) -> str:
-    """A PATH on which no batch system answers (Slurm may be installed here): only the shell job wrappers need."""
+    """A PATH on which no batch system answers (Slurm may be installed here): only the tools jobs need."""
     folder = tmp_path / "bare-bin"
     folder.mkdir()
-    (folder / "bash").symlink_to(shutil.which("bash") or "/bin/bash")
+    for tool in ("bash", "sh", "env", "mv", "cat", "rm", "mkdir", "sleep", "dirname"):
+        found = shutil.which(tool)
+        if found:
+            (folder / tool).symlink_to(found)
     return str(folder)
 
 

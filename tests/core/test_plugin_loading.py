@@ -11,16 +11,11 @@ import pytest
 STEERING = """
 import b2core as b2luigi
 
-class One(b2luigi.Task):
-    def output(self):
-        yield self.add_to_output("one.txt")
-
-    def run(self):
-        with open(self.get_output_file_name("one.txt"), "w") as f:
-            f.write("1")
+class Nothing(b2luigi.WrapperTask):
+    pass
 
 if __name__ == "__main__":
-    b2luigi.process(One())
+    b2luigi.process(Nothing())
 """
 
 BROKEN = "The hook module b2core_example_backend.hooks of b2core-example-backend 0.1.0"
@@ -39,7 +34,7 @@ def test_a_broken_hook_module_gets_the_same_clear_message_everywhere(example, ho
     if how == "steering script":
         run = example.run(env=env)
     elif how == "b2core run":
-        run = example.command([*b2core_command(), "run", "steering:One"], env=env)
+        run = example.command([*b2core_command(), "run", "steering:Nothing"], env=env)
     else:
         run = example.command([*b2core_command(), "plugins"], env=env)
     assert run.returncode == (1 if how == "b2core plugins" else 2), run

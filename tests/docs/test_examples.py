@@ -174,6 +174,12 @@ def first(runs: list[BlockRun], text: str) -> BlockRun:
     return next(run for run in runs if text in run.block.text)
 
 
+def readme(runs: list[BlockRun], folder: Path) -> None:
+    """The example task's output and logs land where the README says, after a Slurm job wrote them."""
+    assert (folder / "some_parameter=1" / "output_file.txt").read_text() == "42\n"
+    assert (folder / "logs" / "some_parameter=1" / "MyNumberTask" / "stdout").exists()
+
+
 def quickstart(runs: list[BlockRun], folder: Path) -> None:
     """Results next to the script; a re-run does nothing; partial re-runs work as the page says."""
     numbers = {f"results/some_parameter={n}/output_file.txt" for n in range(100)}
@@ -229,6 +235,7 @@ def cli(runs: list[BlockRun], folder: Path) -> None:
 
 
 CLAIMS: dict[str, Callable[[list[BlockRun], Path], None]] = {
+    "README.md": readme,
     "docs/quickstart.md": quickstart,
     "docs/index.md": home,
     "docs/plugin-authors.md": plugin_guide,
