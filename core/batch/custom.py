@@ -10,17 +10,21 @@ instead of re-attaching (as b2luigi does).
 from __future__ import annotations
 
 import enum
+import itertools
 import logging
+import os
 from collections.abc import Hashable, Sequence
 from typing import Any
 
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.batch.commands import CommandRunner
+from b2core.batch.wrapper import write_wrapper
 from b2core.errors import SettingsError
 
 logger = logging.getLogger("b2core.batch")
 
 STATUS_ERRORS_BEFORE_FAILURE = 3
+_job_numbers = itertools.count(1)  # with the pid, job ids never repeat across runs
 
 
 class ProcessStatus(enum.Enum):
@@ -66,6 +70,11 @@ class BatchProcess:
         raise NotImplementedError(f"{type(self).__name__} must implement terminate_job()")
 
 
+def create_executable_wrapper(task: Any) -> str:
+    """Write the task's executable_wrapper.sh (b2luigi's helper for start_job); its path, as b2luigi returns it."""
+    return str(write_wrapper(task))
+
+
 def process_class_of(task: Any) -> type[BatchProcess]:
     """The task's ``process_class``, checked to be a BatchProcess subclass."""
     cls = getattr(task, "process_class", None)
@@ -87,13 +96,13 @@ class CustomBackend(BatchBackend):
 
     name = "custom"
     reattachable = False
+    packs_tasks = False  # a BatchProcess runs exactly one task
 
     def __init__(self, commands: CommandRunner | None = None) -> None:
         super().__init__(commands)
         self.processes: dict[str, BatchProcess] = {}
         self.status_errors: dict[str, int] = {}
         self.last: dict[str, JobStatus] = {}
-        self.counter = 0
 
     def job_settings(self, task: Any) -> dict[str, Any]:
         """Check the process class when the task is prepared, so a mistake fails before anything is submitted."""
@@ -105,13 +114,12 @@ class CustomBackend(BatchBackend):
         return spec.task_id
 
     def submit(self, specs: Sequence[JobSpec]) -> list[str]:
-        """Create each task's process and start its job; the id names the task and this run's counter."""
+        """Create each task's process and start its job; the id names the task, this run and a counter."""
         ids = []
         for spec in specs:
             process = process_class_of(spec.task)(task=spec.task, worker_timeout=spec.task.worker_timeout)
             process.start_job()
-            self.counter += 1
-            job_id = f"{spec.task_id}#{self.counter}"
+            job_id = f"{spec.task_id}#{os.getpid()}.{next(_job_numbers)}"
             self.processes[job_id] = process
             self.last[job_id] = JobStatus(JobState.QUEUED, "started")
             ids.append(job_id)

@@ -102,3 +102,19 @@ def test_a_missing_or_wrong_process_class_is_a_settings_error_naming_the_task(pr
     task.process_class = process_class
     with pytest.raises(SettingsError, match=r"Job\(number=7\)|Job_7"):
         CustomBackend().job_settings(task)
+
+
+def test_a_restart_submits_again_instead_of_re_attaching_to_a_process_only_the_dead_run_knew(caplog) -> None:
+    Scripted.answers = [ProcessStatus.running]
+    store_path = Path(b2core.get_setting("log_dir")) / "jobs.sqlite"
+    first = BatchEngine(JobStore(store_path))
+    job = first.start(Job(number=3), "custom")
+    first.flush_submissions()
+    assert job.job_id is not None
+    first.close()  # the steering process dies with the job running
+    second = BatchEngine(JobStore(store_path))
+    again = second.start(Job(number=3), "custom")
+    second.flush_submissions()
+    assert not again.reattached and again.spec.attempt == 2 and again.job_id not in (None, job.job_id)
+    assert "cannot re-attach to it; submitting again" in caplog.text
+    second.close()
