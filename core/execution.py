@@ -15,7 +15,8 @@ import luigi
 import luigi.worker
 from b2core.errors import TaskNotFoundError
 from b2core.settings import get_setting
-from b2core.staging import OutputStaging, active_staging
+from b2core.staging import InputCopies, OutputStaging, active_staging
+from b2core.task import Task
 from luigi.task import flatten
 
 logger = logging.getLogger("b2core")
@@ -178,8 +179,8 @@ def tail_of(path: Path | str, lines: int = 10) -> str:
     return ("\nLast lines of stderr:\n" + "\n".join("    " + line for line in text)) if text else ""
 
 
-class DispatchableTask:
-    """Mixin: implement process() instead of run(); it runs in a child process."""
+class DispatchableTask(Task):
+    """A Task that implements process() instead of run(); process() runs in a child process."""
 
     def process(self) -> None:
         """The task's work, run in a child process."""
@@ -191,24 +192,39 @@ class DispatchableTask:
 
 
 def on_temporary_files(run: Callable[..., Any]) -> Callable[..., Any]:
-    """Write outputs in scratch_dir first, moving them into place only if run() succeeds."""
+    """Write outputs in scratch_dir first, moving them into place only if run() succeeds; read inputs from copies.
+
+    Inside the decorated run(), get_output_file_name(key, **tmp_file_kwargs) names a file in a fresh
+    folder of scratch_dir, and the get_input_file_name(s) helpers name copies of the inputs made
+    there (n_download_threads at a time), as in b2luigi.
+    """
 
     @functools.wraps(run)
     def with_scratch(self: Any, *args: Any, **kwargs: Any) -> Any:
-        staging = active_staging(self)
-        if staging is not None:
-            staging.scratch_dir = get_setting("scratch_dir", task=self)
-            return run(self, *args, **kwargs)
-        staging = OutputStaging(get_setting("scratch_dir", task=self))
-        self.__dict__["_b2core_staging"] = staging
+        inputs = InputCopies(self, get_setting("n_download_threads", task=self))
+        self.__dict__["_b2core_input_copies"] = inputs
         try:
-            result = run(self, *args, **kwargs)
-        except BaseException:
-            staging.discard()
-            raise
+            return _run_with_scratch_outputs(self, run, *args, **kwargs)
         finally:
-            self.__dict__.pop("_b2core_staging", None)
-        staging.commit()
-        return result
+            self.__dict__.pop("_b2core_input_copies", None)
+            inputs.discard()
 
     return with_scratch
+
+
+def _run_with_scratch_outputs(task: Any, run: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    staging = active_staging(task)
+    if staging is not None:
+        staging.scratch_dir = get_setting("scratch_dir", task=task)
+        return run(task, *args, **kwargs)
+    staging = OutputStaging(get_setting("scratch_dir", task=task))
+    task.__dict__["_b2core_staging"] = staging
+    try:
+        result = run(task, *args, **kwargs)
+    except BaseException:
+        staging.discard()
+        raise
+    finally:
+        task.__dict__.pop("_b2core_staging", None)
+    staging.commit()
+    return result
