@@ -15,7 +15,7 @@ import luigi
 import luigi.worker
 from b2core.errors import TaskNotFoundError
 from b2core.settings import get_setting
-from b2core.staging import InputCopies, OutputStaging, active_staging
+from b2core.staging import OutputStaging, active_staging
 from b2core.task import Task
 from luigi.task import flatten
 
@@ -123,12 +123,25 @@ def find_task_in_graph(roots: list[Any], task_id: str) -> Any:
 
 
 def run_in_job(roots: list[Any], task_id: str, spec_path: str | None) -> None:
-    """What a batch job does: run one task, write new dependencies for the steering process, exit."""
+    """What a batch job does: run one task (or a pack of them), write new dependencies for the steering
+    process, exit."""
+    from b2core.batch.packrunner import PACK_TASK_ID_PREFIX, run_pack
+
+    mark_in_job()
+    if task_id.startswith(PACK_TASK_ID_PREFIX) and spec_path:
+        code = run_pack(Path(spec_path))
+        if code:
+            raise SystemExit(code)
+        return
+    task = load_task_from_spec(spec_path, task_id) if spec_path else find_task_in_graph(roots, task_id)
+    run_task_in_job(task)
+
+
+def run_task_in_job(task: Any) -> None:
+    """Run one loaded task as its job does: staged outputs, new dependencies left for the steering process."""
     from b2core.batch.engine import NEW_DEPENDENCIES_FILE
     from b2core.paths import task_file_dir
 
-    mark_in_job()
-    task = load_task_from_spec(spec_path, task_id) if spec_path else find_task_in_graph(roots, task_id)
     try:
         new_deps = run_staged(task, lambda t: t.complete())
     except BaseException as error:
@@ -137,7 +150,7 @@ def run_in_job(roots: list[Any], task_id: str, spec_path: str | None) -> None:
     if new_deps:
         target = Path(task_file_dir(task)) / NEW_DEPENDENCIES_FILE
         target.write_text(json.dumps(new_deps))
-        print(f"Task {task_id} needs {len(new_deps)} new dependencies; the steering process schedules them")
+        print(f"Task {task.task_id} needs {len(new_deps)} new dependencies; the steering process schedules them")
         return
     task.on_success()
 
@@ -196,35 +209,25 @@ def on_temporary_files(run: Callable[..., Any]) -> Callable[..., Any]:
 
     Inside the decorated run(), get_output_file_name(key, **tmp_file_kwargs) names a file in a fresh
     folder of scratch_dir, and the get_input_file_name(s) helpers name copies of the inputs made
-    there (n_download_threads at a time), as in b2luigi.
+    there once per run (n_download_threads at a time), as in b2luigi.
     """
 
     @functools.wraps(run)
     def with_scratch(self: Any, *args: Any, **kwargs: Any) -> Any:
-        inputs = InputCopies(self, get_setting("n_download_threads", task=self))
-        self.__dict__["_b2core_input_copies"] = inputs
+        staging = active_staging(self)
+        if staging is not None:
+            staging.scratch_dir = get_setting("scratch_dir", task=self)
+            return run(self, *args, **kwargs)
+        staging = OutputStaging(get_setting("scratch_dir", task=self))
+        self.__dict__["_b2core_staging"] = staging
         try:
-            return _run_with_scratch_outputs(self, run, *args, **kwargs)
+            result = run(self, *args, **kwargs)
+        except BaseException:
+            staging.discard()
+            raise
         finally:
-            self.__dict__.pop("_b2core_input_copies", None)
-            inputs.discard()
+            self.__dict__.pop("_b2core_staging", None)
+        staging.commit()
+        return result
 
     return with_scratch
-
-
-def _run_with_scratch_outputs(task: Any, run: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    staging = active_staging(task)
-    if staging is not None:
-        staging.scratch_dir = get_setting("scratch_dir", task=task)
-        return run(task, *args, **kwargs)
-    staging = OutputStaging(get_setting("scratch_dir", task=task))
-    task.__dict__["_b2core_staging"] = staging
-    try:
-        result = run(task, *args, **kwargs)
-    except BaseException:
-        staging.discard()
-        raise
-    finally:
-        task.__dict__.pop("_b2core_staging", None)
-    staging.commit()
-    return result

@@ -2,7 +2,7 @@
 
 A failed or killed run therefore never leaves a file under an output's final name, so luigi never
 mistakes half-written results for complete ones. Under on_temporary_files, inputs are read from
-copies in scratch_dir too (InputCopies), as b2luigi does.
+copies in scratch_dir too, as b2luigi does.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from typing import Any
 
 TMP_MARKER = "-luigi-tmp-"  # b2luigi's marker, so its users' clean-up scripts keep matching
@@ -34,20 +33,69 @@ class OutputStaging:
     def __init__(self, scratch_dir: str | None = None) -> None:
         self.scratch_dir = scratch_dir
         self.staged: dict[str, str] = {}
+        self.published: dict[str, Any] = {}  # final path -> remote target, published on success
+        self.inputs: dict[str, str] = {}  # input URL or path -> its local copy, made once per run()
 
-    def path_for(self, final: str, **tmp_file_kwargs: Any) -> str:
-        """The temporary path run() should write instead of `final`; kwargs go to tempfile.mkdtemp in scratch."""
+    def path_for(self, final: str, target: Any = None, scratch_dir: str | None = None, **tmp_file_kwargs: Any) -> str:
+        """The temporary path run() should write instead of `final`; remote targets are written in scratch.
+
+        tmp_file_kwargs (suffix, prefix) go to tempfile.mkdtemp for the scratch folder.
+        """
         if final not in self.staged:
+            remote = hasattr(target, "publish")
             folder = None
-            if self.scratch_dir:
-                os.makedirs(self.scratch_dir, exist_ok=True)
-                tmp_file_kwargs.setdefault("prefix", f"b2core-{os.getpid()}-")
-                folder = tempfile.mkdtemp(dir=self.scratch_dir, **tmp_file_kwargs)
+            if self.scratch_dir or remote:
+                folder = self._new_scratch_folder(self.scratch_dir or scratch_dir, **tmp_file_kwargs)
             self.staged[final] = temporary_name(final, folder)
+            if remote:
+                self.published[final] = target
         return self.staged[final]
 
+    def input_path(self, target: Any, scratch_dir: str, copy_local: bool = False) -> str:
+        """A remote input's local copy (downloaded once per run, verified); with copy_local, a local input's
+        copy in scratch (on_temporary_files, as in b2luigi); otherwise the input's own path."""
+        remote = hasattr(target, "download_to")
+        if not remote and not (copy_local and os.path.lexists(getattr(target, "path", ""))):
+            return target.path
+        key = target.url if remote else target.path
+        if key not in self.inputs:
+            folder = self._new_scratch_folder(scratch_dir)
+            if remote:
+                self.inputs[key] = target.download_to(folder)
+            else:
+                self.inputs[key] = os.path.join(folder, os.path.basename(temporary_name(target.path)))
+                copy_path(target.path, self.inputs[key])
+        return self.inputs[key]
+
+    def localise_inputs(self, targets: Iterable[Any], scratch_dir: str, threads: int | None) -> None:
+        """Make the local copies of several inputs at once, `threads` at a time (b2luigi's n_download_threads)."""
+        todo = {getattr(t, "url", None) or t.path: t for t in targets}
+        todo = [t for key, t in todo.items() if key not in self.inputs]
+        if threads and len(todo) > 1:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(lambda target: self.input_path(target, scratch_dir, copy_local=True), todo))
+        else:
+            for target in todo:
+                self.input_path(target, scratch_dir, copy_local=True)
+
+    def _new_scratch_folder(self, scratch_dir: str | None, **tmp_file_kwargs: Any) -> str:
+        folder = scratch_dir or tempfile.gettempdir()
+        os.makedirs(folder, exist_ok=True)
+        tmp_file_kwargs.setdefault("prefix", f"b2core-{os.getpid()}-")
+        return tempfile.mkdtemp(dir=folder, **tmp_file_kwargs)
+
     def commit(self) -> None:
-        """Move every written temporary file into place; each move is an atomic rename."""
+        """Publish remote outputs, then move local ones into place; each step is an atomic rename."""
+        try:
+            for final, target in self.published.items():
+                temporary = self.staged.pop(final)
+                if os.path.lexists(temporary):
+                    target.publish(temporary)
+                _remove(temporary)
+                shutil.rmtree(os.path.dirname(temporary), ignore_errors=True)
+        except BaseException:
+            self.discard()
+            raise
         for final, temporary in self.staged.items():
             if not os.path.lexists(temporary):
                 continue
@@ -71,9 +119,13 @@ class OutputStaging:
         self.staged.clear()
 
     def _drop_scratch_folders(self) -> None:
-        if self.scratch_dir:
-            for temporary in self.staged.values():
+        for final, temporary in self.staged.items():
+            if self.scratch_dir or final in self.published:
                 shutil.rmtree(os.path.dirname(temporary), ignore_errors=True)
+        for local in self.inputs.values():
+            shutil.rmtree(os.path.dirname(local), ignore_errors=True)
+        self.published.clear()
+        self.inputs.clear()
 
 
 def copy_path(source: str, target: str) -> None:
@@ -91,45 +143,6 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
-class InputCopies:
-    """Copies of a task's inputs in scratch_dir for one run(), each made once, removed afterwards."""
-
-    def __init__(self, task: Any, threads: int | None) -> None:
-        self.task = task
-        self.threads = threads
-        self.copies: dict[str, str] = {}
-        self.exits = ExitStack()
-
-    def localise(self, targets: Iterable[Any]) -> None:
-        """Copy every target not yet copied (through its get_temporary_input), n_download_threads at a time."""
-        todo = {t.path: t for t in targets if t.path not in self.copies and hasattr(t, "get_temporary_input")}
-        if not todo:
-            return
-        managers = [target.get_temporary_input(task=self.task) for target in todo.values()]
-        if self.threads:
-            with ThreadPoolExecutor(self.threads) as pool:
-                paths = list(pool.map(lambda manager: manager.__enter__(), managers))
-        else:
-            paths = [manager.__enter__() for manager in managers]
-        for source, manager, path in zip(todo, managers, paths, strict=True):
-            self.exits.push(manager.__exit__)
-            self.copies[source] = path
-
-    def path_for(self, source: str) -> str:
-        """The copy of an input path, or the path itself for inputs that cannot be copied."""
-        return self.copies.get(source, source)
-
-    def discard(self) -> None:
-        """Remove every copy."""
-        self.exits.close()
-        self.copies.clear()
-
-
 def active_staging(task: Any) -> OutputStaging | None:
     """The staging of the task's current run(), if one is active."""
     return task.__dict__.get("_b2core_staging")
-
-
-def active_input_copies(task: Any) -> InputCopies | None:
-    """The input copies of the task's current on_temporary_files run(), if one is active."""
-    return task.__dict__.get("_b2core_input_copies")

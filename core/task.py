@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from operator import attrgetter
 from typing import Any
 
 import luigi
 from b2core import paths
-from b2core.staging import active_input_copies, active_staging
+from b2core.staging import active_staging
 from b2core.targets import LocalTarget
 
 
@@ -26,6 +27,13 @@ def flatten_targets(struct: Any) -> Iterator[tuple[str, luigi.Target]]:
     elif struct is not None and not isinstance(struct, str | bytes):
         for item in struct:
             yield from flatten_targets(item)
+
+
+def _paths_by_name(struct: Any, path_of: Callable[[Any], str] = attrgetter("path")) -> dict[str, list[str]]:
+    paths: dict[str, list[str]] = {}
+    for key, target in flatten_targets(struct):
+        paths.setdefault(os.path.basename(key), []).append(path_of(target))
+    return paths
 
 
 _parameter_generation = [0]  # bumped whenever a class gains a parameter after its creation
@@ -77,9 +85,13 @@ class Task(luigi.Task, metaclass=TaskRegister):
 
         Under on_temporary_files, tmp_file_kwargs go to tempfile.mkdtemp for the scratch folder.
         """
-        path = self._get_output_target(key).path
+        target = self._get_output_target(key)
         staging = active_staging(self)
-        return staging.path_for(path, **tmp_file_kwargs) if staging is not None else path
+        if staging is None:
+            return target.path
+        if hasattr(target, "publish"):  # a remote output: written in scratch, published on success
+            return staging.path_for(target.path, target, self._scratch_dir(), **tmp_file_kwargs)
+        return staging.path_for(target.path, **tmp_file_kwargs)
 
     def get_all_output_file_names(self) -> Iterator[str]:
         """Every output path of this task."""
@@ -88,17 +100,17 @@ class Task(luigi.Task, metaclass=TaskRegister):
 
     def get_input_file_names(self, key: str | None = None) -> dict[str, list[str]] | list[str]:
         """Input paths by output name of the required tasks, or the list for one name."""
-        return self._select(self._paths_by_name(self.input()), key)
+        return self._select(self._input_paths_by_name(self.input()), key)
 
     def get_input_file_names_from_dict(
         self, requirement_key: str, key: str | None = None
     ) -> dict[str, list[str]] | list[str]:
         """Like get_input_file_names, for the requirement named `requirement_key` of a dict requires()."""
-        return self._select(self._paths_by_name(self.input()[requirement_key]), key)
+        return self._select(self._input_paths_by_name(self.input()[requirement_key]), key)
 
     def get_input_file_name(self, key: str | None = None) -> str:
         """The single input path for `key` (or the only input); errors when there is not exactly one."""
-        by_name = self._paths_by_name(self.input())
+        by_name = self._input_paths_by_name(self.input())
         candidates = by_name.get(key, []) if key is not None else [p for ps in by_name.values() for p in ps]
         if len(candidates) != 1:
             raise ValueError(f"Task {self.task_id} expected exactly one input for {key!r}, found {len(candidates)}")
@@ -106,20 +118,25 @@ class Task(luigi.Task, metaclass=TaskRegister):
 
     def get_all_input_file_names(self) -> Iterator[str]:
         """Every input path of this task."""
-        for named in self._paths_by_name(self.input()).values():
+        for named in self._input_paths_by_name(self.input()).values():
             yield from named
 
-    def _paths_by_name(self, struct: Any) -> dict[str, list[str]]:
-        """{output name: [paths]} of an input structure; copies in scratch_dir under on_temporary_files."""
-        pairs = list(flatten_targets(struct))
-        copies = active_input_copies(self)
-        if copies is not None:
-            copies.localise(target for _, target in pairs)
-        by_name: dict[str, list[str]] = {}
-        for key, target in pairs:
-            path = copies.path_for(target.path) if copies is not None else target.path
-            by_name.setdefault(os.path.basename(key), []).append(path)
-        return by_name
+    def _input_paths_by_name(self, struct: Any) -> dict[str, list[str]]:
+        """Inside on_temporary_files every input is a local copy in scratch, made once per run(), in parallel."""
+        staging = active_staging(self)
+        if staging is None or not staging.scratch_dir:
+            return _paths_by_name(struct)
+        from b2core.settings import get_setting
+
+        pairs = [{key: target} for key, target in flatten_targets(struct)]  # outputs may be one-shot generators
+        targets = [target for pair in pairs for target in pair.values()]
+        staging.localise_inputs(targets, staging.scratch_dir, get_setting("n_download_threads", task=self))
+        return _paths_by_name(pairs, lambda target: staging.input_path(target, staging.scratch_dir, copy_local=True))
+
+    def _scratch_dir(self) -> str:
+        from b2core.settings import get_setting
+
+        return get_setting("scratch_dir", task=self)
 
     def _select(self, paths: dict[str, list[str]], key: str | None) -> dict[str, list[str]] | list[str]:
         if key is None:
