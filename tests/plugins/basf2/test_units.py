@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,6 @@ from b2core_basf2 import (
     HaddTask,
     ROOTLocalTarget,
     SimplifiedOutputBasf2Task,
-    get_basf2_git_hash,
-    utils,
 )
 from b2core_basf2.rootfile import NotARootFile, count_keys
 from workflow import BIN, PYTHON
@@ -67,24 +66,24 @@ def test_the_standin_basf2_writes_files_real_root_readers_understand(tmp_path: P
     assert sorted(uproot.open(tmp_path / "s.root").keys(cycle=False)) == ["hists", "tree"]
 
 
-def test_git_hash_is_the_release_set_up_else_basf2s_version_else_not_set(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("BELLE2_RELEASE", "release-07-00-00")
-    assert get_basf2_git_hash() == "release-07-00-00"
-    monkeypatch.setenv("BELLE2_RELEASE", "head")
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(PYTHON)])
-    monkeypatch.delitem(sys.modules, "basf2", raising=False)
-    monkeypatch.delitem(sys.modules, "basf2.version", raising=False)
-    utils._version_of_basf2_module.cache_clear()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert get_basf2_git_hash() == "not_set"
-        assert get_basf2_git_hash() == "not_set"
-    assert [w.category for w in caught] == [ImportWarning]
-    monkeypatch.syspath_prepend(str(PYTHON))
-    monkeypatch.delenv("BELLE2_RELEASE")
-    utils._version_of_basf2_module.cache_clear()
-    assert get_basf2_git_hash() == "release-08-02-00-b2core-standin"
-    utils._version_of_basf2_module.cache_clear()
+def git_hash(release: str | None, basf2_importable: bool) -> subprocess.CompletedProcess[str]:
+    """get_basf2_git_hash() asked twice in a fresh process, ImportWarnings shown."""
+    env = {k: v for k, v in os.environ.items() if k not in ("BELLE2_RELEASE", "PYTHONPATH")}
+    if release is not None:
+        env["BELLE2_RELEASE"] = release
+    if basf2_importable:
+        env["PYTHONPATH"] = str(PYTHON)
+    code = "from b2core_basf2 import get_basf2_git_hash as g; print(g()); print(g())"
+    argv = [sys.executable, "-W", "always::ImportWarning", "-c", code]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_git_hash_is_the_release_set_up_else_basf2s_version_else_not_set() -> None:
+    assert git_hash("release-07-00-00", basf2_importable=False).stdout.split() == ["release-07-00-00"] * 2
+    assert git_hash(None, basf2_importable=True).stdout.split() == ["release-08-02-00-b2core-standin"] * 2
+    missing = git_hash("head", basf2_importable=False)
+    assert missing.stdout.split() == ["not_set"] * 2
+    assert missing.stderr.count("ImportWarning: No basf2 release is set up") == 1, missing.stderr
 
 
 def test_merge_commands_and_the_ntuple_tool_found_on_path(monkeypatch, tmp_path: Path) -> None:
