@@ -130,12 +130,25 @@ def find_task_in_graph(roots: list[Any], task_id: str) -> Any:
 
 
 def run_in_job(roots: list[Any], task_id: str, spec_path: str | None) -> None:
-    """What a batch job does: run one task, write new dependencies for the steering process, exit."""
+    """What a batch job does: run one task (or a pack of them), write new dependencies for the steering
+    process, exit."""
+    from b2core.batch.packrunner import PACK_TASK_ID_PREFIX, run_pack
+
+    mark_in_job()
+    if task_id.startswith(PACK_TASK_ID_PREFIX) and spec_path:
+        code = run_pack(Path(spec_path))
+        if code:
+            raise SystemExit(code)
+        return
+    task = load_task_from_spec(spec_path, task_id) if spec_path else find_task_in_graph(roots, task_id)
+    run_task_in_job(task)
+
+
+def run_task_in_job(task: Any) -> None:
+    """Run one loaded task as its job does: staged outputs, new dependencies left for the steering process."""
     from b2core.batch.engine import NEW_DEPENDENCIES_FILE
     from b2core.paths import task_file_dir
 
-    mark_in_job()
-    task = load_task_from_spec(spec_path, task_id) if spec_path else find_task_in_graph(roots, task_id)
     try:
         new_deps = run_staged(task, lambda t: t.complete())
     except BaseException as error:
@@ -144,7 +157,7 @@ def run_in_job(roots: list[Any], task_id: str, spec_path: str | None) -> None:
     if new_deps:
         target = Path(task_file_dir(task)) / NEW_DEPENDENCIES_FILE
         target.write_text(json.dumps(new_deps))
-        print(f"Task {task_id} needs {len(new_deps)} new dependencies; the steering process schedules them")
+        print(f"Task {task.task_id} needs {len(new_deps)} new dependencies; the steering process schedules them")
         return
     task.on_success()
 

@@ -47,6 +47,14 @@ class CoreSettings(BaseSettings):
     batch_command_retries: int = Field(3, ge=0, description="Retries of a failing batch command before giving up.")
     batch_command_retry_wait: float = Field(1.0, ge=0, description="First wait between retries, doubled each time.")
     show_progress: bool | None = Field(None, description="Live progress display; default: on a terminal only.")
+    remote_retries: int = Field(3, ge=0, description="Retries of a remote storage operation after a transient error.")
+    remote_retry_wait: float = Field(1.0, ge=0, description="First wait between remote retries, doubled each time.")
+    remote_verify_checksums: bool = Field(True, description="Compare checksums after each remote transfer.")
+    tasks_per_job: int = Field(1, ge=1, description="Runnable tasks with equal job settings packed into one batch job.")
+    pack_wait: float = Field(
+        2.0, ge=0, description="Seconds a pack that is not full waits for more runnable tasks of its kind."
+    )
+    cores_per_job: int = Field(1, ge=1, description="How many tasks of a pack its job runs at the same time.")
 
 
 _models: list[type[BaseModel]] = [CoreSettings]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
 from typing import Any
 
 TMP_MARKER = "-b2core-tmp-"
@@ -28,19 +29,47 @@ class OutputStaging:
     def __init__(self, scratch_dir: str | None = None) -> None:
         self.scratch_dir = scratch_dir
         self.staged: dict[str, str] = {}
+        self.published: dict[str, Any] = {}  # final path -> remote target, published on success
+        self.inputs: dict[str, str] = {}  # remote input URL -> its local copy, downloaded once per run()
 
-    def path_for(self, final: str) -> str:
-        """The temporary path run() should write instead of `final`."""
+    def path_for(self, final: str, target: Any = None, scratch_dir: str | None = None) -> str:
+        """The temporary path run() should write instead of `final`; remote targets are written in scratch."""
         if final not in self.staged:
+            remote = hasattr(target, "publish")
             folder = None
-            if self.scratch_dir:
-                folder = os.path.join(self.scratch_dir, f"b2core-{os.getpid()}-{secrets.token_hex(4)}")
-                os.makedirs(folder, exist_ok=True)
+            if self.scratch_dir or remote:
+                folder = self._new_scratch_folder(self.scratch_dir or scratch_dir)
             self.staged[final] = temporary_name(final, folder)
+            if remote:
+                self.published[final] = target
         return self.staged[final]
 
+    def input_path(self, target: Any, scratch_dir: str) -> str:
+        """A remote input's local copy (downloaded once per run, verified); other inputs' own path."""
+        if not hasattr(target, "download_to"):
+            return target.path
+        url = target.url
+        if url not in self.inputs:
+            self.inputs[url] = target.download_to(self._new_scratch_folder(scratch_dir))
+        return self.inputs[url]
+
+    def _new_scratch_folder(self, scratch_dir: str | None) -> str:
+        folder = os.path.join(scratch_dir or tempfile.gettempdir(), f"b2core-{os.getpid()}-{secrets.token_hex(4)}")
+        os.makedirs(folder, exist_ok=True)
+        return folder
+
     def commit(self) -> None:
-        """Move every written temporary file into place; each move is an atomic rename."""
+        """Publish remote outputs, then move local ones into place; each step is an atomic rename."""
+        try:
+            for final, target in self.published.items():
+                temporary = self.staged.pop(final)
+                if os.path.lexists(temporary):
+                    target.publish(temporary)
+                _remove(temporary)
+                shutil.rmtree(os.path.dirname(temporary), ignore_errors=True)
+        except BaseException:
+            self.discard()
+            raise
         for final, temporary in self.staged.items():
             if not os.path.lexists(temporary):
                 continue
@@ -64,9 +93,13 @@ class OutputStaging:
         self.staged.clear()
 
     def _drop_scratch_folders(self) -> None:
-        if self.scratch_dir:
-            for temporary in self.staged.values():
+        for final, temporary in self.staged.items():
+            if self.scratch_dir or final in self.published:
                 shutil.rmtree(os.path.dirname(temporary), ignore_errors=True)
+        for local in self.inputs.values():
+            shutil.rmtree(os.path.dirname(local), ignore_errors=True)
+        self.published.clear()
+        self.inputs.clear()
 
 
 def _copy(source: str, target: str) -> None:

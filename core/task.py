@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from operator import attrgetter
 from typing import Any
 
 import luigi
@@ -27,10 +28,10 @@ def flatten_targets(struct: Any) -> Iterator[tuple[str, luigi.Target]]:
             yield from flatten_targets(item)
 
 
-def _paths_by_name(struct: Any) -> dict[str, list[str]]:
+def _paths_by_name(struct: Any, path_of: Callable[[Any], str] = attrgetter("path")) -> dict[str, list[str]]:
     paths: dict[str, list[str]] = {}
     for key, target in flatten_targets(struct):
-        paths.setdefault(os.path.basename(key), []).append(target.path)
+        paths.setdefault(os.path.basename(key), []).append(path_of(target))
     return paths
 
 
@@ -76,9 +77,13 @@ class Task(luigi.Task, metaclass=TaskRegister):
 
     def get_output_file_name(self, key: str) -> str:
         """The path to write an output to; inside run() a temporary name moved into place on success."""
-        path = self._get_output_target(key).path
+        target = self._get_output_target(key)
         staging = active_staging(self)
-        return staging.path_for(path) if staging is not None else path
+        if staging is None:
+            return target.path
+        if hasattr(target, "publish"):  # a remote output: written in scratch, published on success
+            return staging.path_for(target.path, target, self._scratch_dir())
+        return staging.path_for(target.path)
 
     def get_all_output_file_names(self) -> Iterator[str]:
         """Every output path of this task."""
@@ -87,17 +92,17 @@ class Task(luigi.Task, metaclass=TaskRegister):
 
     def get_input_file_names(self, key: str | None = None) -> dict[str, list[str]] | list[str]:
         """Input paths by output name of the required tasks, or the list for one name."""
-        return self._select(_paths_by_name(self.input()), key)
+        return self._select(_paths_by_name(self.input(), self._input_path), key)
 
     def get_input_file_names_from_dict(
         self, requirement_key: str, key: str | None = None
     ) -> dict[str, list[str]] | list[str]:
         """Like get_input_file_names, for the requirement named `requirement_key` of a dict requires()."""
-        return self._select(_paths_by_name(self.input()[requirement_key]), key)
+        return self._select(_paths_by_name(self.input()[requirement_key], self._input_path), key)
 
     def get_input_file_name(self, key: str | None = None) -> str:
         """The single input path for `key` (or the only input); errors when there is not exactly one."""
-        paths = _paths_by_name(self.input())
+        paths = _paths_by_name(self.input(), self._input_path)
         candidates = paths.get(key, []) if key is not None else [p for ps in paths.values() for p in ps]
         if len(candidates) != 1:
             raise ValueError(f"Task {self.task_id} expected exactly one input for {key!r}, found {len(candidates)}")
@@ -106,7 +111,19 @@ class Task(luigi.Task, metaclass=TaskRegister):
     def get_all_input_file_names(self) -> Iterator[str]:
         """Every input path of this task."""
         for _, target in flatten_targets(self.input()):
-            yield target.path
+            yield self._input_path(target)
+
+    def _input_path(self, target: luigi.Target) -> str:
+        """Inside on_temporary_files a remote input is a local copy, downloaded once per run()."""
+        staging = active_staging(self)
+        if staging is None or not staging.scratch_dir:
+            return target.path
+        return staging.input_path(target, staging.scratch_dir)
+
+    def _scratch_dir(self) -> str:
+        from b2core.settings import get_setting
+
+        return get_setting("scratch_dir", task=self)
 
     def _select(self, paths: dict[str, list[str]], key: str | None) -> dict[str, list[str]] | list[str]:
         if key is None:

@@ -27,6 +27,25 @@ def slurm_cluster() -> None:
         skip_or_fail("the local Slurm cluster is not running (scripts/slurm-cluster.sh start)")
 
 
+def _require_server(script: str, what: str) -> None:
+    if subprocess.run(["bash", f"scripts/{script}", "status"], capture_output=True).returncode != 0:
+        skip_or_fail(f"the {what} does not answer (run scripts/{script} start as root)")
+
+
+@pytest.fixture
+def xrootd_server() -> str:
+    """Require the XRootD server started by scripts/xrootd-server.sh; its URL."""
+    _require_server("xrootd-server.sh", "XRootD server on localhost:1094")
+    return "root://localhost:1094"
+
+
+@pytest.fixture
+def webdav_server() -> str:
+    """Require the HTTPS WebDAV server started by scripts/webdav-server.sh; its URL."""
+    _require_server("webdav-server.sh", "WebDAV server on localhost:8443")
+    return "https://localhost:8443"
+
+
 @pytest.fixture(autouse=True)
 def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """Isolate each test from set_setting calls, B2CORE_ variables and the user's settings files."""

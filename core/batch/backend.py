@@ -60,6 +60,8 @@ class BatchBackend(ABC):
 
     name: ClassVar[str] = ""
     settings_model: ClassVar[type[BaseModel] | None] = None
+    #: False for backends whose jobs must stay one task each (the tasks_per_job setting is then ignored)
+    packs_tasks: ClassVar[bool] = True
 
     def __init__(self, commands: CommandRunner | None = None) -> None:
         self.commands = commands or CommandRunner()

@@ -18,6 +18,7 @@ from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.batch.commands import CommandRunner
 from b2core.batch.containment import cancel_each, is_lost_unobserved, query_each
 from b2core.batch.jobstore import ACTIVE_STATES, JobRecord, JobStore, now
+from b2core.batch.packing import PackFilling, PackingBackend, pack_size
 from b2core.batch.wrapper import log_paths, write_wrapper
 from b2core.errors import BatchCommandError, PermanentBatchError
 from b2core.paths import task_file_dir
@@ -82,13 +83,14 @@ class BatchEngine:
         self.lost_submissions: dict[str, dict[tuple[str, int], str] | None] = {}
         self._dirty: list[TrackedJob] = []
         self._next_due = 0.0  # luigi asks every running task; only the first ask per due time does work
+        self.packs = PackFilling(clock)
 
     # --- starting jobs -----------------------------------------------------------------------------
 
     def backend(self, name: str) -> BatchBackend:
         """The run's instance of a backend, created on first use."""
         if name not in self.backends:
-            self.backends[name] = backend_class(name)(CommandRunner())
+            self.backends[name] = PackingBackend(backend_class(name)(CommandRunner()))
         return self.backends[name]
 
     def start(self, task: Any, backend_name: str) -> TrackedJob:
@@ -161,6 +163,7 @@ class BatchEngine:
         if not self.pending[job.backend]:
             self.pending_since[job.backend] = self.clock()
         self.pending[job.backend].append(job)
+        self.packs.queued(self.backend(job.backend), job.spec)
         self._next_due = 0.0
 
     # --- the tick: submit what is due, poll what is due ---------------------------------------------
@@ -172,9 +175,7 @@ class BatchEngine:
             return
         submit_interval, poll_interval = get_setting("submit_interval"), get_setting("poll_interval")
         for name, jobs in self.pending.items():
-            if jobs and (
-                len(jobs) >= get_setting("max_array_size") or current - self.pending_since[name] >= submit_interval
-            ):
+            if jobs and (self.packs.full(name, len(jobs)) or current - self.pending_since[name] >= submit_interval):
                 self._submit(name)
         for name, jobs in self.active.items():
             if jobs and current - self.last_poll.get(name, 0.0) >= poll_interval:
@@ -188,17 +189,19 @@ class BatchEngine:
         """Submit everything pending now (used before waiting and in tests)."""
         for name in list(self.pending):
             if self.pending[name]:
-                self._submit(name)
+                self._submit(name, everything=True)
         self._flush_records()
 
-    def _submit(self, name: str) -> None:
+    def _submit(self, name: str, everything: bool = False) -> None:
         backend = self.backend(name)
-        jobs, self.pending[name] = self.pending[name], []
+        jobs, self.pending[name] = self.packs.leaving(backend, self.pending[name], everything)
+        if self.pending[name]:
+            self.pending_since[name] = self.clock()  # packs still filling: look again after submit_interval
         groups: dict[Any, list[TrackedJob]] = defaultdict(list)
         for job in jobs:
             groups[backend.group_key(job.spec)].append(job)
-        size = get_setting("max_array_size")
         for group in groups.values():
+            size = get_setting("max_array_size") * pack_size(backend, group[0].spec)
             for start in range(0, len(group), size):
                 self._submit_chunk(backend, group[start : start + size])
 

@@ -55,8 +55,9 @@ def write_task_spec(task: Any) -> Path:
     return path
 
 
-def job_command(task: Any) -> JobCommand:
-    """The command line that runs one task inside a job (before any plugin wraps it)."""
+def job_command(task: Any, task_id: str | None = None, spec_path: Path | None = None) -> JobCommand:
+    """The command line that runs one task inside a job (before any plugin wraps it); a pack of tasks
+    passes its own id and manifest instead of the task's."""
     main = sys.modules.get("__main__")
     script = os.path.basename(getattr(main, "__file__", "") or "")
     executable = get_setting("executable", task=task) or [sys.executable]
@@ -64,7 +65,8 @@ def job_command(task: Any) -> JobCommand:
     expandable = len(argv)
     if get_setting("add_filename_to_cmd", task=task) and script:
         argv.append(script)
-    argv += ["--batch-runner", "--task-id", task.task_id, "--task-spec", str(task_spec_path(task))]
+    spec = spec_path or task_spec_path(task)
+    argv += ["--batch-runner", "--task-id", task_id or task.task_id, "--task-spec", str(spec)]
     argv += get_setting("task_cmd_additional_args", task=task)
     return JobCommand(argv=argv, env_script=get_setting("env_script", task=task), expandable=expandable)
 
@@ -100,20 +102,29 @@ def render_wrapper(task: Any, command: JobCommand) -> str:
     return "\n".join(lines)
 
 
-def write_wrapper(task: Any) -> Path:
-    """Write the task spec and executable_wrapper.sh (after plugins had the chance to wrap the command)."""
+def wrapped_command(task: Any, command: JobCommand) -> JobCommand:
+    """The command after every plugin had the chance to wrap it (e.g. in a container)."""
     from b2core.plugins import plugin_manager
 
-    write_task_spec(task)
-    command = job_command(task)
     caller = plugin_manager().hook.b2core_wrap_command
     for impl in reversed(caller.get_hookimpls()):  # pluggy's call order; each wraps the previous result
         arguments = {"task": task, "command": command}
         command = impl.function(*(arguments[name] for name in impl.argnames)) or command
+    return command
+
+
+def write_wrapper(task: Any) -> Path:
+    """Write the task spec and executable_wrapper.sh (after plugins had the chance to wrap the command)."""
+    write_task_spec(task)
     path = Path(task_file_dir(task)) / "executable_wrapper.sh"
-    _write_atomically(path, render_wrapper(task, command))
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    write_executable(path, render_wrapper(task, wrapped_command(task, job_command(task))))
     return path
+
+
+def write_executable(path: Path, text: str) -> None:
+    """Write a script atomically and make it executable."""
+    _write_atomically(path, text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
 def log_paths(task: Any) -> tuple[Path, Path]:

@@ -159,7 +159,8 @@ def show_all_outputs(roots: list[Any]) -> None:
     by_key: dict[str, list[tuple[str, bool]]] = defaultdict(list)
     for task in walk(roots):
         for key, target in flatten_targets(task.output()):
-            by_key[key].append((getattr(target, "path", str(target)), target.exists()))
+            where = getattr(target, "url", None) or getattr(target, "path", str(target))  # remote: full URL
+            by_key[key].append((where, target.exists()))
     for key in sorted(by_key):
         print(key)
         for path, exists in by_key[key]:

@@ -73,6 +73,7 @@ class Gbasf2Backend(BatchBackend):
     """Submits each task as a gbasf2 project on the Belle II grid."""
 
     name = "gbasf2"
+    packs_tasks = False  # one grid project is already many jobs
     settings_model = Gbasf2Settings
 
     def __init__(self, commands: CommandRunner | None = None) -> None:
