@@ -11,6 +11,7 @@ from pathlib import Path
 from b2core.batch.commands import CommandRunner
 from b2core.batch.containment import query_each
 from b2core.batch.jobstore import JobRecord, JobStore, now
+from b2core.batch.packing import PackingBackend
 from b2core.errors import BatchCommandError
 from b2core.plugins import backend_class, installed_backends
 
@@ -34,9 +35,9 @@ def settle_unwatched(store: JobStore | None, path: Path) -> int:
     for name, records in by_backend.items():
         ids = [record.job_id for record in records if record.job_id]
         try:
-            backend = backend_class(name)(CommandRunner()) if name in installed_backends() else None
-            if backend is None:
+            if name not in installed_backends():
                 continue
+            backend = PackingBackend(backend_class(name)(CommandRunner()))  # packed tasks' ids name their pack
             try:
                 statuses = backend.query(ids)
             except BatchCommandError:

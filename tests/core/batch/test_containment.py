@@ -19,7 +19,7 @@ def test_complete_raising_after_the_job_succeeded_fails_only_that_task(local_flo
 
 def test_a_malformed_job_record_fails_its_task_and_later_restarts_go_on(local_flow, wait) -> None:
     """A job id nobody can parse: the status query and the cancel of the others survive it; the next run finishes."""
-    env = local_flow.env(SLEEP="3", SLEEP_0="40")
+    env = local_flow.env(SLEEP="25", SLEEP_0="45")  # all still running when the restart looks
     first = local_flow.flow.start(env=env)
     wait(lambda: len(local_flow.started()) == 3, what="three writer jobs to start")
     os.kill(first.pid, signal.SIGKILL)
