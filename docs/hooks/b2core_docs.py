@@ -31,6 +31,8 @@ DOCUMENTED = {
     "lsf": "b2core-lsf",
     "gbasf2": "b2core-gbasf2",
     "apptainer": "b2core-apptainer",
+    "xrootd": "b2core-xrootd",
+    "webdav": "b2core-webdav",
 }
 TITLES = {
     "core": "Core",
@@ -39,6 +41,8 @@ TITLES = {
     "lsf": "LSF",
     "gbasf2": "gbasf2",
     "apptainer": "Apptainer",
+    "xrootd": "XRootD",
+    "webdav": "WebDAV",
 }
 MARKER = re.compile(r"<!--\s*b2core:(settings|include)\s+([\w.-]+)\s*-->")
 LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
