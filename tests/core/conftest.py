@@ -361,6 +361,13 @@ class LocalFlow:
         """The environment of a run, with RUNS and any SLEEP/SLEEP_<number>/COUNT/BREAK/NO_BATCH given."""
         return {"RUNS": str(self.runs), **extra}
 
+    def start_and_kill(self, env: dict[str, str]) -> None:
+        """Start a run, wait until every writer's run() started, then SIGKILL the steering process."""
+        process = self.flow.start(env=env)
+        wait_for(lambda: len(self.started()) == 3, what="three writer jobs to start")
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
     def started(self) -> list[tuple[int, int]]:
         """(number, pid) of every run() started so far."""
         lines = self.runs.read_text().splitlines() if self.runs.exists() else []

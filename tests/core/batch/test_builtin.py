@@ -107,11 +107,8 @@ def test_a_job_ending_during_the_status_query_is_not_reported_killed(tmp_path: P
 
 def test_restart_after_a_crash_while_submitting_finds_the_started_jobs(local_flow, wait) -> None:
     """Killed between starting local jobs and recording their ids: the restart finds them, runs nothing twice."""
-    env = local_flow.env(SLEEP="3")
-    first = local_flow.flow.start(env=env)
-    wait(lambda: len(local_flow.started()) == 3, what="three writer jobs to start")
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait(timeout=30)
+    env = local_flow.env(SLEEP="20")  # still running when the restart looks
+    local_flow.start_and_kill(env)
     # what a crash inside submit() leaves: the submissions recorded, their answer not
     local_flow.sql("UPDATE jobs SET state = 'submitting', job_id = NULL WHERE task_id LIKE 'Writer%'")
     run = local_flow.flow.run(env=env)
@@ -122,11 +119,8 @@ def test_restart_after_a_crash_while_submitting_finds_the_started_jobs(local_flo
 
 def test_deleted_job_store_while_jobs_run_neither_duplicates_nor_reads_old_exit_codes(local_flow, wait) -> None:
     """The restart adopts the jobs still running instead of starting them again, so the sum matches its inputs."""
-    env = local_flow.env(SLEEP="4")
-    first = local_flow.flow.start(env=env)
-    wait(lambda: len(local_flow.started()) == 3, what="three writer jobs to start")
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait(timeout=30)
+    env = local_flow.env(SLEEP="20")  # still running when the restart looks
+    local_flow.start_and_kill(env)
     for path in local_flow.store().parent.glob("jobs.sqlite*"):
         path.unlink()
     run = local_flow.flow.run(env=env)
@@ -139,10 +133,7 @@ def test_deleted_job_store_while_jobs_run_neither_duplicates_nor_reads_old_exit_
 def test_a_recorded_pid_now_used_by_another_process_is_not_mistaken_for_the_job(local_flow, wait) -> None:
     """Jobs killed with the steering process, their pids taken by an unrelated process: the restart reruns them."""
     env = local_flow.env(SLEEP="60")
-    first = local_flow.flow.start(env=env)
-    wait(lambda: len(local_flow.started()) == 3, what="three writer jobs to start")
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait(timeout=30)
+    local_flow.start_and_kill(env)
     local_flow.kill_jobs()
     unrelated = subprocess.Popen(["sleep", "300"])
     try:

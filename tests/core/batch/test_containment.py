@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-
 
 def test_complete_raising_after_the_job_succeeded_fails_only_that_task(local_flow) -> None:
     """complete() of one writer raises once its job is done: that task fails with the exception, the others finish."""
@@ -20,10 +17,7 @@ def test_complete_raising_after_the_job_succeeded_fails_only_that_task(local_flo
 def test_a_malformed_job_record_fails_its_task_and_later_restarts_go_on(local_flow, wait) -> None:
     """A job id nobody can parse: the status query and the cancel of the others survive it; the next run finishes."""
     env = local_flow.env(SLEEP="25", SLEEP_0="45")  # all still running when the restart looks
-    first = local_flow.flow.start(env=env)
-    wait(lambda: len(local_flow.started()) == 3, what="three writer jobs to start")
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait(timeout=30)
+    local_flow.start_and_kill(env)
     local_flow.sql("UPDATE jobs SET job_id = 'not a job id' WHERE task_id LIKE 'Writer_0_%'")
     assert 0 not in local_flow.values(), "the writer must still run when the restart looks at its record"
     run = local_flow.flow.run(env=env)

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 
 
 def test_records_of_jobs_that_ended_unwatched_are_settled_by_the_next_run(local_flow, wait) -> None:
     """Steering killed, its jobs end meanwhile: after the next run `b2core status` shows none of them running."""
     env = local_flow.env(SLEEP="1")
-    first = local_flow.flow.start(env=env)
-    wait(lambda: len(local_flow.started()) == 3, what="three writer jobs to start")
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait(timeout=30)
+    local_flow.start_and_kill(env)
     wait(lambda: len(local_flow.values()) == 3 and not local_flow.alive(), what="the writer jobs to end")
     status = [sys.executable, "-m", "b2core.cli.main", "status", "--log-dir", "logs"]
     before = local_flow.flow.command(status)
@@ -28,10 +23,7 @@ def test_records_of_jobs_that_ended_unwatched_are_settled_by_the_next_run(local_
 def test_a_job_lost_while_unwatched_is_submitted_again_not_failed(local_flow, wait) -> None:
     """Steering and jobs killed together (a reboot): the restart finds the jobs gone without exit code, reruns them."""
     env = local_flow.env(SLEEP="60")
-    first = local_flow.flow.start(env=env)
-    wait(lambda: len(local_flow.started()) == 3, what="three writer jobs to start")
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait(timeout=30)
+    local_flow.start_and_kill(env)
     local_flow.kill_jobs()
     run = local_flow.flow.run(env=local_flow.env(SLEEP="0"))
     assert run.returncode == 0, run
