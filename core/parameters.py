@@ -1,4 +1,5 @@
-"""luigi's parameter types with b2luigi's extra keywords: ``hashed``, ``hash_function``, ``hidden``.
+"""luigi's parameter types with b2luigi's extra keywords: ``hashed``, ``hash_function``, ``hidden``,
+``grouping``, ``grouping_function`` (tasks differing only in grouped parameters share a batch job).
 
 Instead of patching ``luigi.Parameter`` globally (as b2luigi does), each luigi parameter class gets
 a subclass here with the same name, so plain luigi tasks in the same process are untouched.
@@ -20,6 +21,24 @@ def default_hash(value: Any) -> str:
     return "hashed_" + hashlib.md5(str(value).encode()).hexdigest()
 
 
+def default_grouping(values: tuple[Any, ...]) -> str:
+    """b2luigi's folder name for the values of a group: grouped_1_2_3, or grouped_<md5> past 25 characters
+    (the md5 of the sorted values, so the same group always gets the same folder)."""
+    texts = sorted(str(value) for value in values)
+    name = "grouped_" + "_".join(texts)
+    return name if len(name) <= 25 else "grouped_" + hashlib.md5(str(tuple(texts)).encode()).hexdigest()
+
+
+def add_grouping_options(
+    parameter: luigi.Parameter, grouping: bool = False, grouping_function: Callable[[Any], str] | None = None
+) -> None:
+    """Mark a parameter as grouped: tasks differing only in it may share a batch job (b2luigi's grouping)."""
+    if grouping_function is not None and len(inspect.signature(grouping_function).parameters) != 1:
+        raise ValueError("grouping_function must take exactly one argument (the parameter value)")
+    parameter.grouping = grouping or grouping_function is not None
+    parameter.grouping_function = grouping_function or default_grouping
+
+
 class HashableParameterMixin:
     """Adds hashed folder names and hidden parameters to a luigi parameter class."""
 
@@ -29,9 +48,12 @@ class HashableParameterMixin:
         hashed: bool = False,
         hash_function: Callable[[Any], str] | None = None,
         hidden: bool | None = None,
+        grouping: bool = False,
+        grouping_function: Callable[[tuple[Any, ...]], str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        add_grouping_options(self, grouping, grouping_function)
         if hash_function is not None and len(inspect.signature(hash_function).parameters) != 1:
             raise ValueError("hash_function must take exactly one argument (the parameter value)")
         self.hashed = hashed or hash_function is not None
@@ -75,3 +97,11 @@ def serialize_for_path(parameter: luigi.Parameter, value: Any) -> str:
 def is_hidden(parameter: luigi.Parameter) -> bool:
     """Hidden parameters stay in the task id but not in result or log paths."""
     return getattr(parameter, "hidden", not parameter.significant)
+
+
+class BatchIntParameter(PARAMETER_TYPES["IntParameter"]):  # type: ignore[misc,valid-type]
+    """An IntParameter meant for grouping, as b2luigi's: luigi's summary does not fold its values into ranges."""
+
+    def next_in_enumeration(self, value: Any) -> None:
+        """No successor: the execution summary lists the values instead of a range."""
+        return None

@@ -30,7 +30,7 @@ RUNS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs")
 
 
 class Packed(b2luigi.Task):
-    number = b2luigi.IntParameter()
+    number = b2luigi.{parameter}
     tasks_per_job = {tasks_per_job}
     max_resubmissions = {resubmissions}
 {settings}
@@ -76,12 +76,16 @@ class PackingSite:
     task_settings: dict[str, Any] = field(default_factory=dict)
     started: list[subprocess.Popen[str]] = field(default_factory=list)
 
-    def write(self, count: int, tasks_per_job: int, seconds: float = 0.0, **faults: int) -> Path:
-        """The steering script: `count` tasks packed `tasks_per_job` to a job; faults: failing=, killer=."""
-        settings = "".join(f"    {key} = {value!r}\n" for key, value in self.task_settings.items())
+    def write(self, count: int, tasks_per_job: int, seconds: float = 0.0, grouping: int = 0, **faults: int) -> Path:
+        """The steering script: `count` tasks packed `tasks_per_job` to a job (or `number` grouped, `grouping`
+        to a chunk); faults: failing= (always), killer= (kills its job once), resubmissions=."""
+        extra = {**self.task_settings, **({"max_grouping_size": grouping} if grouping else {})}
+        settings = "".join(f"    {key} = {value!r}\n" for key, value in extra.items())
+        parameter = "BatchIntParameter(grouping=True)" if grouping else "IntParameter()"
         script = self.folder / "steering.py"
         script.write_text(
             STEERING.format(
+                parameter=parameter,
                 tasks_per_job=tasks_per_job,
                 resubmissions=faults.get("resubmissions", 1),
                 settings=settings,
@@ -214,3 +218,17 @@ class PackingScenarios:
         assert packing_site.runs() == {n: 2 if n == 2 else 1 for n in range(5)}
         assert packing_site.attempts() == {n: 1 if n in done else 2 for n in range(5)}
         assert sorted(len(packing_site.manifest(pack)) for pack in packing_site.packs()) == sorted([5, len(unfinished)])
+
+    def test_grouped_parameters_share_a_job_in_folders_named_as_b2luigi_does(self, packing_site: PackingSite) -> None:
+        """number = BatchIntParameter(grouping=True), max_grouping_size=4: one chunk job, logged under
+        number=grouped_0_1_2_3; the failing task 2 alone is resubmitted (number=grouped_2); the chunk fails."""
+        packing_site.write(count=4, tasks_per_job=1, grouping=4, failing=2)
+        run = packing_site.run()
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert packing_site.outputs() == {0, 1, 3}
+        assert packing_site.runs() == {0: 1, 1: 1, 2: 2, 3: 1}
+        chunk = packing_site.folder / "logs" / "number=grouped_0_1_2_3" / "Packed"
+        assert "3 of 4 task(s) succeeded" in (chunk / "stdout").read_text()
+        assert "did not succeed" in (chunk / "stderr").read_text(), "a chunk succeeds only if all its tasks do"
+        assert (packing_site.folder / "logs" / "number=grouped_2" / "Packed" / "stdout").exists()
+        assert (packing_site.folder / "logs" / "number=1" / "Packed" / "stdout").exists(), "each task's own logs"
