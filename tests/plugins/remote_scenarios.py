@@ -173,7 +173,7 @@ def show(result: subprocess.CompletedProcess) -> str:
 
 def temporaries(fs: Any, folder: str) -> list[str]:
     """Temporary upload names left in a server folder."""
-    return [path for path in fs.listdir(folder) if "-b2core-tmp-" in path] if fs.exists(folder) else []
+    return [path for path in fs.listdir(folder) if "-luigi-tmp-" in path] if fs.exists(folder) else []
 
 
 def check_number_average(flow: RemoteWorkflow, fs: Any, *flags: str) -> None:
