@@ -84,6 +84,7 @@ class BatchEngine:
         self._dirty: list[TrackedJob] = []
         self._next_due = 0.0  # luigi asks every running task; only the first ask per due time does work
         self.packs = PackFilling(clock)
+        self.ended: list[TrackedJob] = []  # jobs that reached their final status, until the worker looks
 
     # --- starting jobs -----------------------------------------------------------------------------
 
@@ -313,6 +314,7 @@ class BatchEngine:
         )
         if not will_retry:
             job.final = status
+            self.ended.append(job)
             return
         logger.warning(
             "Job %s of task %s failed (%s); submitting attempt %d of %d",
