@@ -13,9 +13,12 @@ import sys
 import textwrap
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 RUN_TIMEOUT = 600  # only stops a hanging test; jobs may wait for a free CPU on the shared cluster
 
@@ -166,6 +169,20 @@ class RemoteWorkflow:
         return f"{self.result_dir}/{relative}"
 
 
+@pytest.fixture
+def fs(protocol: Protocol) -> Any:
+    """The protocol's file system on its real server, in the test process."""
+    return protocol.file_system()
+
+
+@pytest.fixture
+def flow(tmp_path: Path, protocol: Protocol, fs: Any) -> Iterator[RemoteWorkflow]:
+    """A steering-script folder whose outputs go below a fresh server folder, removed afterwards."""
+    workflow = RemoteWorkflow(tmp_path, protocol)
+    yield workflow
+    fs.remove(workflow.result_dir)
+
+
 def show(result: subprocess.CompletedProcess) -> str:
     """A run's output for assertion messages."""
     return f"exit code {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
@@ -271,6 +288,31 @@ def check_second_door(flow: RemoteWorkflow, fs: Any, dead: str) -> None:
     assert result.returncode == 0, show(result)
     with fs_open(fs, flow.remote("average.txt")) as stream:
         assert float(stream.read()) == 1.0
+
+
+@dataclass
+class PrivateServer:
+    """A storage daemon of one test, on its own port, that the test may stop."""
+
+    url: str
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        """Stop it as an administrator would (SIGTERM), waiting until it is gone."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def launch(argv: list[str], url: str, answers: Any, log: Path) -> PrivateServer:
+    """Start a private server and wait until answers() is true; its output goes to `log`."""
+    with open(log, "w") as stream:
+        process = subprocess.Popen(argv, stdout=stream, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not answers():
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    return PrivateServer(url, process)
 
 
 def free_port() -> int:
