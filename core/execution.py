@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import subprocess
 import types
 from collections.abc import Callable
@@ -14,8 +15,10 @@ from typing import Any
 import luigi
 import luigi.worker
 from b2core.errors import TaskNotFoundError
+from b2core.processes import die_with_parent
 from b2core.settings import get_setting
 from b2core.staging import OutputStaging, active_staging
+from b2core.task import Task
 from luigi.task import flatten
 
 logger = logging.getLogger("b2core")
@@ -84,7 +87,13 @@ def _drive(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | None:
 
 
 class StagedTaskProcess(luigi.worker.ContextManagedTaskProcess):
-    """luigi's task process with atomic outputs."""
+    """luigi's task process with atomic outputs; a forked one dies with the steering process."""
+
+    def run(self) -> None:
+        """In a forked worker, first tie its life to the steering process, so a restart never races it."""
+        if self.use_multiprocessing:
+            die_with_parent(self._parent_pid)
+        super().run()
 
     def _run_get_new_deps(self) -> NewDeps | None:
         return run_staged(self.task, self.check_complete)
@@ -174,7 +183,8 @@ def run_in_child_process(task: Any) -> None:
     wrapper = write_wrapper(task)
     stdout_path, stderr_path = log_paths(task)
     with open(stdout_path, "w") as stdout, open(stderr_path, "w") as stderr:
-        code = subprocess.call([str(wrapper)], stdout=stdout, stderr=stderr)
+        tied = functools.partial(die_with_parent, os.getpid())
+        code = subprocess.call([str(wrapper)], stdout=stdout, stderr=stderr, preexec_fn=tied)
     if code != 0:
         raise RuntimeError(
             f"Task {task.task_id} failed in its child process with exit code {code}; see {stderr_path}"
@@ -191,8 +201,8 @@ def tail_of(path: Path | str, lines: int = 10) -> str:
     return ("\nLast lines of stderr:\n" + "\n".join("    " + line for line in text)) if text else ""
 
 
-class DispatchableTask:
-    """Mixin: implement process() instead of run(); it runs in a child process."""
+class DispatchableTask(Task):
+    """A Task that implements process() instead of run(); process() runs in a child process."""
 
     def process(self) -> None:
         """The task's work, run in a child process."""
@@ -204,7 +214,12 @@ class DispatchableTask:
 
 
 def on_temporary_files(run: Callable[..., Any]) -> Callable[..., Any]:
-    """Write outputs in scratch_dir first, moving them into place only if run() succeeds."""
+    """Write outputs in scratch_dir first, moving them into place only if run() succeeds; read inputs from copies.
+
+    Inside the decorated run(), get_output_file_name(key, **tmp_file_kwargs) names a file in a fresh
+    folder of scratch_dir, and the get_input_file_name(s) helpers name copies of the inputs made
+    there once per run (n_download_threads at a time), as in b2luigi.
+    """
 
     @functools.wraps(run)
     def with_scratch(self: Any, *args: Any, **kwargs: Any) -> Any:

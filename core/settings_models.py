@@ -28,6 +28,9 @@ class CoreSettings(BaseSettings):
     parameter_separator: str = Field("=", description="Separator between parameter name and value in folder names.")
     use_parameter_name_in_output: bool = Field(True, description="False gives folders named by the value only.")
     scratch_dir: str = Field(tempfile.gettempdir(), description="Where on_temporary_files writes before the move.")
+    n_download_threads: int | None = Field(
+        2, ge=1, description="Parallel copies of inputs into scratch_dir under on_temporary_files; null: one by one."
+    )
     batch_system: str = Field("auto", description="Backend for batch mode: an installed backend's name, or auto.")
     auto_fallback_to_local: bool = Field(False, description="Let auto run locally when no batch system is found.")
     shell: str = Field("bash", description="Shell of the job wrapper script.")

@@ -8,6 +8,9 @@ import subprocess
 
 import pytest
 
+# the conformance kit asserts in its scenarios: show the values on failure
+pytest.register_assert_rewrite("b2core.testing.conformance")
+
 REQUIRE_CLUSTERS = os.environ.get("B2CORE_REQUIRE_CLUSTERS") == "1"
 
 
@@ -25,6 +28,15 @@ def slurm_cluster() -> None:
         skip_or_fail("Slurm is not installed (run scripts/slurm-cluster.sh start as root)")
     if subprocess.run(["bash", "scripts/slurm-cluster.sh", "status"], capture_output=True).returncode != 0:
         skip_or_fail("the local Slurm cluster is not running (scripts/slurm-cluster.sh start)")
+
+
+@pytest.fixture(scope="session")
+def sge_cell() -> None:
+    """Require the local SGE cell started by scripts/sge-cluster.sh (checked once per session: the check takes 2 s)."""
+    if shutil.which("qsub") is None:
+        skip_or_fail("Grid Engine is not installed (run scripts/sge-cluster.sh start as root)")
+    if subprocess.run(["bash", "scripts/sge-cluster.sh", "status"], capture_output=True).returncode != 0:
+        skip_or_fail("the local SGE cell is not running (scripts/sge-cluster.sh start)")
 
 
 def _require_server(script: str, what: str) -> None:

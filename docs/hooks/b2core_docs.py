@@ -29,16 +29,22 @@ DOCUMENTED = {
     "slurm": "b2core-slurm",
     "htcondor": "b2core-htcondor",
     "lsf": "b2core-lsf",
+    "sge": "b2core-sge",
     "gbasf2": "b2core-gbasf2",
     "apptainer": "b2core-apptainer",
+    "xrootd": "b2core-xrootd",
+    "webdav": "b2core-webdav",
 }
 TITLES = {
     "core": "Core",
     "slurm": "Slurm",
     "htcondor": "HTCondor",
     "lsf": "LSF",
+    "sge": "SGE",
     "gbasf2": "gbasf2",
     "apptainer": "Apptainer",
+    "xrootd": "XRootD",
+    "webdav": "WebDAV",
 }
 MARKER = re.compile(r"<!--\s*b2core:(settings|include)\s+([\w.-]+)\s*-->")
 LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")

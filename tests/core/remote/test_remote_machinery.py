@@ -129,7 +129,7 @@ def test_transient_errors_give_up_after_the_retries_naming_url_and_doors(fs, loc
 
 def test_a_permanent_error_fails_at_once_with_the_servers_words(fs, local_file) -> None:
     fs.faults = [("upload", PermanentRemoteError("folder://one//out/a.txt", "upload to", "permission denied"))]
-    words = r"Could not upload to folder://one/out/a\.txt: permission denied \(uploading as a-b2core-tmp-"
+    words = r"Could not upload to folder://one/out/a\.txt: permission denied \(uploading as a-luigi-tmp-"
     with pytest.raises(PermanentRemoteError, match=words):
         fs.copy_file_to_remote(str(local_file), "/out/a.txt", force=True)
     assert [name for name, _ in fs.calls].count("upload") == 1
