@@ -163,24 +163,21 @@ class B2Worker(LinearWorker):
         running = self._running_tasks
         self._watched &= running.keys()
         self._running_tasks = {task_id: running[task_id] for task_id in self._watched}
-        self._cancel_timed_out_jobs()
+        self._decide_timeouts()
         try:
             super()._purge_children()
         finally:
             self._running_tasks = running
+        self.engine.flush_cancels()  # the jobs of every task that timed out in this pass, in one command
 
-    def _cancel_timed_out_jobs(self) -> None:
-        """Jobs of timed-out tasks are cancelled in bulk, like on Ctrl-C.
-
-        luigi's loop reads the clock once per task, so jobs timing out together can straddle one pass:
-        terminate() only queues the cancel, every batch task past its timeout is terminated first, and
-        what was queued is cancelled at the start of the next pass, in one command per backend.
-        """
+    def _decide_timeouts(self) -> None:
+        """Decide which batch tasks timed out at one moment, so jobs timing out together are cancelled
+        together: luigi's own loop reads the clock once per task and would split them. A task's
+        timeout counts from its job's submission, which jobs submitted together share."""
         moment = time.time()
         for process in self._running_tasks.values():
-            if isinstance(process, BatchTaskProcess) and process.timed_out(moment):
-                process.terminate()
-        self.engine.flush_cancels()
+            if isinstance(process, BatchTaskProcess):
+                process.timeout_time = moment if process.timed_out(moment) else None
 
     def _engine(self) -> BatchEngine:
         if self.engine is None:

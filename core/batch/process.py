@@ -28,7 +28,7 @@ class BatchTaskProcess:
         self.engine = engine
         self.result_queue = result_queue
         self.worker_timeout = task.worker_timeout if task.worker_timeout is not None else worker_timeout
-        self.timeout_time: float | None = None
+        self.timeout_time: float | None = None  # set by the worker once it decided the task timed out
         self.job: TrackedJob | None = None
         self.reported = False
 
@@ -46,9 +46,6 @@ class BatchTaskProcess:
             return False
         self.engine.tick()
         if self.job is None or self.job.final is None:
-            if self.worker_timeout and self.timeout_time is None and self.job and self.job.submitted is not None:
-                # counted from the submission, which jobs submitted together share: they time out together
-                self.timeout_time = self.job.submitted + float(self.worker_timeout)
             return True
         self._report_final(self.job)
         return False
