@@ -9,6 +9,7 @@ import luigi
 from b2core.batch.engine import BatchEngine
 from b2core.batch.jobstore import JobStore
 from b2core.batch.process import BatchTaskProcess, store_path
+from b2core.batch.settle import settle_unwatched
 from b2core.errors import B2CoreError
 from b2core.execution import StagedTaskProcess
 from b2core.paths import map_folder
@@ -153,9 +154,12 @@ class B2Worker(LinearWorker):
         return self.engine
 
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> bool:
+        if kind is None and self.batch_mode:
+            path = store_path(map_folder(get_setting("log_dir")))
+            settle_unwatched(self.engine.store if self.engine is not None else None, path)
         if self.engine is not None:
             if kind is not None:
-                self._stop_jobs(interrupted=kind is KeyboardInterrupt)
+                self._stop_jobs(interrupted=issubclass(kind, KeyboardInterrupt))
             self._running_tasks = {
                 k: p for k, p in self._running_tasks.items() if not isinstance(p, BatchTaskProcess | WorkflowProcess)
             }
