@@ -51,6 +51,19 @@ class TaskRegister(luigi.task_register.Register):
 class Task(luigi.Task, metaclass=TaskRegister):
     """A luigi Task whose outputs land in <result_dir>/<param>=<value>/... and are written atomically."""
 
+    #: with grouped parameters: how many tasks differing only in them share one batch job
+    max_grouping_size: int = 1
+
+    @classmethod
+    def grouped_param_names(cls) -> list[str]:
+        """Names of the parameters declared with grouping=True."""
+        return [name for name, parameter in cls.get_params() if getattr(parameter, "grouping", False)]
+
+    @classmethod
+    def has_grouped_params(cls) -> bool:
+        """Whether any parameter is declared with grouping=True."""
+        return bool(cls.grouped_param_names())
+
     @classmethod
     def get_params(cls) -> list[tuple[str, luigi.Parameter]]:
         """luigi walks dir(cls) on each of the many calls per task; a class's parameters rarely change."""

@@ -9,6 +9,7 @@ import luigi
 from b2core.batch.engine import BatchEngine
 from b2core.batch.jobstore import JobStore
 from b2core.batch.process import BatchTaskProcess, store_path
+from b2core.batch.settle import settle_unwatched
 from b2core.errors import B2CoreError
 from b2core.execution import StagedTaskProcess
 from b2core.paths import map_folder
@@ -20,6 +21,9 @@ from b2core.settings import get_setting
 from luigi.scheduler import FAILED
 
 logger = logging.getLogger("b2core")
+
+
+_known_backends: set[str] = set()
 
 
 def _defines(task: Any, key: str) -> bool:
@@ -38,8 +42,9 @@ def choose_backend(task: Any, batch_mode: bool) -> str | None:
         name = get_setting("batch_system", task=task)
         if name == AUTO:
             name = resolve_auto()
-        if name not in installed_backends():
+        if name not in _known_backends and name not in installed_backends():
             raise B2CoreError(f"Task {task.task_id}: {unknown_backend_message(name)}")
+        _known_backends.add(name)  # reading entry points costs milliseconds; once per name is enough
         if batch_mode or name != "local":
             return name
     if plugin_manager().hook.b2core_task_needs_wrapper(task=task):
@@ -80,6 +85,7 @@ class B2Worker(LinearWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.engine: BatchEngine | None = None
+        self._watched: set[str] = set()  # running tasks luigi's own checks must look at (not batch jobs)
 
     def _add_task(self, *args: Any, **kwargs: Any) -> Any:
         if self.tracker is not None:
@@ -102,8 +108,32 @@ class B2Worker(LinearWorker):
         if backend is None:
             process = super()._create_task_process(task)
             process.__class__ = StagedTaskProcess  # same state, staged run(); keeps luigi's construction
+            self._watched.add(task.task_id)
             return process
-        return BatchTaskProcess(task, backend, self._engine(), self._task_result_queue, self._config.timeout)
+        process = BatchTaskProcess(task, backend, self._engine(), self._task_result_queue, self._config.timeout)
+        if process.worker_timeout:
+            self._watched.add(task.task_id)
+        return process
+
+    def _purge_children(self) -> None:
+        """luigi asks every running task after each result, O(n) each time; a batch job is only looked at
+        when the engine says it ended, so 100,000 jobs in flight cost O(1) per result."""
+        if self.engine is None:
+            super()._purge_children()
+            return
+        self.engine.tick()
+        ended, self.engine.ended = self.engine.ended, []
+        for job in ended:
+            process = self._running_tasks.get(job.task.task_id)
+            if isinstance(process, BatchTaskProcess):
+                process.is_alive()  # puts the job's result on luigi's result queue
+        running = self._running_tasks
+        self._watched &= running.keys()
+        self._running_tasks = {task_id: running[task_id] for task_id in self._watched}
+        try:
+            super()._purge_children()
+        finally:
+            self._running_tasks = running
 
     def _engine(self) -> BatchEngine:
         if self.engine is None:
@@ -114,9 +144,12 @@ class B2Worker(LinearWorker):
         return self.engine
 
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> bool:
+        if kind is None and self.batch_mode:
+            path = store_path(map_folder(get_setting("log_dir")))
+            settle_unwatched(self.engine.store if self.engine is not None else None, path)
         if self.engine is not None:
             if kind is not None:
-                self._stop_jobs(interrupted=kind is KeyboardInterrupt)
+                self._stop_jobs(interrupted=issubclass(kind, KeyboardInterrupt))
             self._running_tasks = {k: p for k, p in self._running_tasks.items() if not isinstance(p, BatchTaskProcess)}
         try:
             return super().__exit__(kind, value, traceback)

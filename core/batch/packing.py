@@ -31,6 +31,7 @@ from b2core.batch.packrunner import (
     finished_tasks,
 )
 from b2core.batch.wrapper import job_command, render_wrapper, task_spec_path, wrapped_command, write_executable
+from b2core.grouping import chunk_key, chunk_log_dir, grouping_size
 from b2core.paths import map_folder
 from b2core.settings import get_setting
 
@@ -59,10 +60,13 @@ class PackedId:
 
 
 def pack_size(backend: BatchBackend, spec: JobSpec) -> int:
-    """How many tasks like this one share a job on this backend (1: no packing)."""
+    """How many tasks like this one share a job on this backend (1: no packing); grouped parameters
+    (b2luigi's max_grouping_size) take precedence over tasks_per_job."""
     if spec.task is None or not backend.packs_tasks:
         return 1
-    return int(get_setting("tasks_per_job", task=spec.task))
+    return (
+        grouping_size(spec.task) if grouping_size(spec.task) > 1 else int(get_setting("tasks_per_job", task=spec.task))
+    )
 
 
 def pack_wrapper(task: Any, pack_id: str, manifest: Path) -> str:
@@ -84,6 +88,7 @@ class PackingBackend(BatchBackend):
         self.name = inner.name  # type: ignore[misc]  # the wrapped backend's name, per instance
         self.settings_model = inner.settings_model  # type: ignore[misc]
         self.packs_tasks = inner.packs_tasks  # type: ignore[misc]
+        self.reattachable = inner.reattachable  # type: ignore[misc]
         self._keys: dict[tuple[str, int], Hashable] = {}
 
     def __getattr__(self, name: str) -> Any:
@@ -101,7 +106,8 @@ class PackingBackend(BatchBackend):
         key = self.inner.group_key(spec)
         size = pack_size(self, spec)
         if size > 1:
-            key = (key, size, pack_signature(spec.task))
+            chunk = chunk_key(spec.task) if grouping_size(spec.task) > 1 else None
+            key = (key, size, pack_signature(spec.task), chunk)
             self._keys[(spec.task_id, spec.attempt)] = key
         return key
 
@@ -220,13 +226,15 @@ def write_pack(backend: str, specs: list[JobSpec]) -> JobSpec:
     wrapper = folder / "executable_wrapper.sh"
     write_executable(wrapper, pack_wrapper(first.task, pack_id, manifest))
     families = {spec.family for spec in specs}
+    logs = Path(chunk_log_dir([spec.task for spec in specs])) if grouping_size(first.task) > 1 else folder
+    logs.mkdir(parents=True, exist_ok=True)
     return JobSpec(
         task_id=pack_id,
         family=families.pop() if len(families) == 1 else PACK_FAMILY,
         wrapper=wrapper,
-        stdout=folder / "stdout",
-        stderr=folder / "stderr",
-        log_dir=folder,
+        stdout=logs / "stdout",
+        stderr=logs / "stderr",
+        log_dir=logs,
         task_file_dir=folder,
         job_name=first.job_name,
         attempt=1,
