@@ -101,7 +101,15 @@ class BatchEngine:
         if previous and previous.state == "submitting" and previous.backend == backend_name:
             previous.job_id = self._lost_submission(backend, previous)
         if previous and previous.state in ACTIVE_STATES and previous.job_id and previous.backend == backend_name:
-            return self._reattach(task, backend, previous)
+            if backend.reattachable:
+                return self._reattach(task, backend, previous)
+            logger.warning(
+                "An earlier run left job %s of task %s on %s, which cannot re-attach to it; submitting again "
+                "(check for a duplicate job)",
+                previous.job_id,
+                task.task_id,
+                backend_name,
+            )
         attempt = previous.attempt + 1 if previous else 1
         job = TrackedJob(task, backend_name, self._spec(task, backend, attempt))
         self._queue(job)

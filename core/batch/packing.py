@@ -88,6 +88,7 @@ class PackingBackend(BatchBackend):
         self.name = inner.name  # type: ignore[misc]  # the wrapped backend's name, per instance
         self.settings_model = inner.settings_model  # type: ignore[misc]
         self.packs_tasks = inner.packs_tasks  # type: ignore[misc]
+        self.reattachable = inner.reattachable  # type: ignore[misc]
         self._keys: dict[tuple[str, int], Hashable] = {}
 
     def __getattr__(self, name: str) -> Any:
