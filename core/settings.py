@@ -188,9 +188,7 @@ def forget_settings_files() -> None:
     with _cache_lock:
         _paths_cache.clear()
         _file_cache.clear()
-        for watch, _ in _files_snapshot.values():
-            if watch is not None:
-                watch.close()
+        _close_watches()
         _files_snapshot.clear()
 
 
@@ -200,8 +198,7 @@ def iter_settings_files() -> Iterator[tuple[Path, dict[str, Any]]]:
     key = (named, os.getcwd())
     snapshot = _files_snapshot.get(key)
     if snapshot is None or snapshot[0] is None or snapshot[0].changed():
-        if snapshot is not None and snapshot[0] is not None:
-            snapshot[0].close()
+        _close_watches()  # one watch per process: a snapshot of another folder re-reads when next used
         paths = settings_file_paths()
         watch = SettingsWatch(paths)  # before reading: a change while reading shows at the next lookup
         files = [(path, values) for path in paths if (values := _read_settings_file(path)) is not None]
@@ -213,6 +210,13 @@ def iter_settings_files() -> Iterator[tuple[Path, dict[str, Any]]]:
             watch = None
         snapshot = _files_snapshot[key] = (watch, files)
     yield from snapshot[1]
+
+
+def _close_watches() -> None:
+    for other, (watch, files) in list(_files_snapshot.items()):
+        if watch is not None:
+            watch.close()
+            _files_snapshot[other] = (None, files)
 
 
 def _read_settings_file(path: Path) -> dict[str, Any] | None:

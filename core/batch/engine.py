@@ -18,8 +18,8 @@ from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.batch.commands import CommandRunner
 from b2core.batch.containment import cancel_each, is_lost_unobserved, query_each
 from b2core.batch.jobstore import ACTIVE_STATES, JobRecord, JobStore, now
-from b2core.batch.packing import PackFilling, PackingBackend, pack_size
-from b2core.batch.wrapper import log_paths, write_wrapper
+from b2core.batch.packing import PackFilling, PackingBackend, pack_size, task_wrapper
+from b2core.batch.wrapper import log_paths
 from b2core.errors import BatchCommandError, PartialSubmissionError, PermanentBatchError
 from b2core.paths import task_file_dir
 from b2core.plugins import backend_class, plugin_manager
@@ -145,7 +145,7 @@ class BatchEngine:
         return JobSpec(
             task_id=task.task_id,
             family=task.get_task_family(),
-            wrapper=write_wrapper(task),
+            wrapper=task_wrapper(backend, task),
             stdout=stdout,
             stderr=stderr,
             log_dir=stdout.parent,
@@ -211,7 +211,7 @@ class BatchEngine:
         for job in jobs:
             groups[backend.group_key(job.spec)].append(job)
         for group in groups.values():
-            size = get_setting("max_array_size") * pack_size(backend, group[0].spec)
+            size = get_setting("max_array_size") * pack_size(backend, group[0].task)
             for start in range(0, len(group), size):
                 self._submit_chunk(backend, group[start : start + size])
 

@@ -66,9 +66,15 @@ class MyNumberTask(b2luigi.Task):
     def output(self):
         yield self.add_to_output("output_file.txt")
 
+    def remove_output(self):
+        self._remove_output()
+
     def run(self):
         with open(self.get_output_file_name("output_file.txt"), "w") as f:
             f.write(f"{{self.some_parameter}}\\n")
+
+    def remove_output(self):  # --remove only touches tasks that opt in, as in b2luigi
+        self._remove_output()
 
 
 class MyAverageTask(b2luigi.Task):
@@ -82,6 +88,9 @@ class MyAverageTask(b2luigi.Task):
     def output(self):
         yield self.add_to_output("average.txt", Target, file_system=fs)
 
+    def remove_output(self):
+        self._remove_output()
+
     @b2luigi.on_temporary_files
     def run(self):
         names = self.get_input_file_names("output_file.txt")
@@ -89,6 +98,9 @@ class MyAverageTask(b2luigi.Task):
         numbers = [float(open(name).read()) for name in names]
         with open(self.get_output_file_name("average.txt"), "w") as f:
             f.write(f"{{sum(numbers) / len(numbers)}}\\n")
+
+    def remove_output(self):
+        self._remove_output()
 
 
 class WaitingTask(b2luigi.Task):
