@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from typing import Any
 
 import luigi
+from b2core.output_memo import remembered_target
 from b2core.paths import output_file_name
 from b2core.staging import active_staging
 from b2core.targets import LocalTarget
@@ -66,13 +68,22 @@ class Task(luigi.Task, metaclass=TaskRegister):
         **kwargs: Any,
     ) -> dict[str, luigi.Target]:
         """Declare an output file; use as ``yield self.add_to_output("x.txt")`` in output()."""
+        if kwargs:
+            return {output_file_name_: self._make_target(output_file_name_, target_class, result_dir, kwargs)}
+        key = (self.task_id, output_file_name_, target_class, result_dir)
+        make = functools.partial(self._make_target, output_file_name_, target_class, result_dir, kwargs)
+        return {output_file_name_: remembered_target(key, make)}
+
+    def _make_target(
+        self, name: str, target_class: type | None, result_dir: str | None, kwargs: dict[str, Any]
+    ) -> luigi.Target:
         from b2core.settings import get_setting
 
-        path = output_file_name(self, output_file_name_, result_dir=result_dir)
+        path = output_file_name(self, name, result_dir=result_dir)
         if target_class is None:
             target_class = get_setting("default_task_target_class", default=LocalTarget, task=self)
             kwargs = {**get_setting("target_class_kwargs", default={}, task=self), **kwargs}
-        return {output_file_name_: target_class(path, **kwargs)}
+        return target_class(path, **kwargs)
 
     def get_output_file_name(self, key: str) -> str:
         """The path to write an output to; inside run() a temporary name moved into place on success."""

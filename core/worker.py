@@ -11,6 +11,7 @@ from b2core.batch.jobstore import JobStore
 from b2core.batch.process import BatchTaskProcess, store_path
 from b2core.errors import B2CoreError
 from b2core.execution import StagedTaskProcess
+from b2core.output_memo import remembering_outputs
 from b2core.paths import map_folder
 from b2core.plugins import AUTO, installed_backends, plugin_manager, resolve_auto, unknown_backend_message
 from b2core.progress import ProgressTracker
@@ -113,7 +114,13 @@ class B2Worker(LinearWorker):
             self._config.wait_interval = min(self._config.wait_interval, cadence)
         return self.engine
 
+    def __enter__(self) -> B2Worker:
+        self._outputs = remembering_outputs()
+        self._outputs.__enter__()
+        return super().__enter__()
+
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> bool:
+        self._outputs.__exit__(None, None, None)
         if self.engine is not None:
             if kind is not None:
                 self._stop_jobs(interrupted=kind is KeyboardInterrupt)
