@@ -8,7 +8,8 @@ from b2core.cli.process import process
 from b2core.decorators import inherits, requires
 from b2core.execution import DispatchableTask, dispatch, on_temporary_files
 from b2core.hookspecs import hookimpl
-from b2core.parameters import PARAMETER_TYPES
+from b2core.parameters import PARAMETER_TYPES, wrap_parameter
+from b2core.remote import RemoteFileSystem, RemoteTarget
 from b2core.settings import clear_setting, get_setting, set_setting, with_new_settings
 from b2core.targets import LocalTarget
 from b2core.task import ExternalTask, Task, WrapperTask
@@ -23,6 +24,8 @@ __all__ = [
     "DispatchableTask",
     "ExternalTask",
     "LocalTarget",
+    "RemoteFileSystem",
+    "RemoteTarget",
     "Task",
     "WrapperTask",
     "clear_setting",
@@ -36,6 +39,16 @@ __all__ = [
     "requires",
     "set_setting",
     "with_new_settings",
+    "wrap_parameter",
     *PARAMETER_TYPES,
     *(name for name in _luigi.__all__ if name not in PARAMETER_TYPES),
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Protocol names (XRootDSystem, WebDAVTarget, ...) from the installed protocol plugin, on first use."""
+    if name.startswith("_"):
+        raise AttributeError(name)
+    from b2core.remote.registry import protocol_name
+
+    return protocol_name(name)

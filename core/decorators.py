@@ -13,8 +13,11 @@ def _copy_parameters(target: type, sources: tuple[type, ...], skip: Collection[s
                 setattr(target, name, parameter)
 
 
-def inherits(*tasks: type, without: str | Collection[str] | None = None) -> Callable[[type], type]:
-    """Copy the parameters of `tasks` (except `without`) and add clone_parent()/clone_parents()."""
+def inherits(*tasks: type, without: str | Collection[str] | None = None, **_ignored: Any) -> Callable[[type], type]:
+    """Copy the parameters of `tasks` (except `without`) and add clone_parent()/clone_parents().
+
+    Other keywords are ignored, as b2luigi's inherits does.
+    """
     dropped = {without} if isinstance(without, str) else set(without or ())
 
     def decorate(cls: type) -> type:

@@ -35,3 +35,21 @@ class PermanentBatchError(BatchCommandError):
 
 class TaskNotFoundError(B2CoreError, LookupError):
     """A batch job was asked to run a task id the workflow does not contain."""
+
+
+class RemoteError(B2CoreError, OSError):
+    """A remote storage operation failed; names the URL and carries the server's own words."""
+
+    def __init__(self, url: str, action: str, server_message: str) -> None:
+        self.url = url
+        self.action = action
+        self.server_message = server_message.strip()
+        super().__init__(f"Could not {action} {url}: {self.server_message}")
+
+
+class TransientRemoteError(RemoteError):
+    """A remote failure that may pass (timeout, no connection, server busy): retried."""
+
+
+class PermanentRemoteError(RemoteError):
+    """A remote failure retrying cannot fix (permission denied, bad credentials): fails at once."""

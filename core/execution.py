@@ -16,6 +16,7 @@ import luigi.worker
 from b2core.errors import TaskNotFoundError
 from b2core.settings import get_setting
 from b2core.staging import OutputStaging, active_staging
+from b2core.task import Task
 from luigi.task import flatten
 
 logger = logging.getLogger("b2core")
@@ -191,8 +192,8 @@ def tail_of(path: Path | str, lines: int = 10) -> str:
     return ("\nLast lines of stderr:\n" + "\n".join("    " + line for line in text)) if text else ""
 
 
-class DispatchableTask:
-    """Mixin: implement process() instead of run(); it runs in a child process."""
+class DispatchableTask(Task):
+    """A Task that implements process() instead of run(); process() runs in a child process."""
 
     def process(self) -> None:
         """The task's work, run in a child process."""
@@ -204,7 +205,12 @@ class DispatchableTask:
 
 
 def on_temporary_files(run: Callable[..., Any]) -> Callable[..., Any]:
-    """Write outputs in scratch_dir first, moving them into place only if run() succeeds."""
+    """Write outputs in scratch_dir first, moving them into place only if run() succeeds; read inputs from copies.
+
+    Inside the decorated run(), get_output_file_name(key, **tmp_file_kwargs) names a file in a fresh
+    folder of scratch_dir, and the get_input_file_name(s) helpers name copies of the inputs made
+    there once per run (n_download_threads at a time), as in b2luigi.
+    """
 
     @functools.wraps(run)
     def with_scratch(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -1,11 +1,13 @@
 """luigi's parameter types with b2luigi's extra keywords: ``hashed``, ``hash_function``, ``hidden``.
 
 Instead of patching ``luigi.Parameter`` globally (as b2luigi does), each luigi parameter class gets
-a subclass here with the same name, so plain luigi tasks in the same process are untouched.
+a subclass here with the same name, so plain luigi tasks in the same process are untouched. Only
+the `b2luigi` package of b2core-b2luigi patches luigi (wrap_parameter), as b2luigi's import did.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 from collections.abc import Callable
@@ -20,8 +22,32 @@ def default_hash(value: Any) -> str:
     return "hashed_" + hashlib.md5(str(value).encode()).hexdigest()
 
 
+def add_path_options(
+    parameter: luigi.Parameter,
+    hashed: bool = False,
+    hash_function: Callable[[Any], str] | None = None,
+    hidden: bool | None = None,
+) -> None:
+    """Give a parameter b2luigi's folder-name options; a hashed one gets serialize_hashed(value)."""
+    if hash_function is not None and len(inspect.signature(hash_function).parameters) != 1:
+        raise ValueError("hash_function must take exactly one argument (the parameter value)")
+    parameter.hashed = hashed or hash_function is not None
+    parameter.hash_function = hash_function or default_hash
+    if parameter.hashed:
+        parameter.serialize_hashed = parameter.hash_function
+    else:
+        parameter.__dict__.pop("serialize_hashed", None)
+    if hidden is None:
+        hidden = not parameter.significant
+    if not hidden and not parameter.significant:
+        raise ValueError("A parameter with significant=False is always hidden; hidden=False contradicts it")
+    parameter.hidden = hidden
+
+
 class HashableParameterMixin:
     """Adds hashed folder names and hidden parameters to a luigi parameter class."""
+
+    required_without_default = False  # luigi's BoolParameter falls back to False; b2luigi's does not
 
     def __init__(
         self,
@@ -32,21 +58,9 @@ class HashableParameterMixin:
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        if hash_function is not None and len(inspect.signature(hash_function).parameters) != 1:
-            raise ValueError("hash_function must take exactly one argument (the parameter value)")
-        self.hashed = hashed or hash_function is not None
-        self.hash_function = hash_function or default_hash
-        if hidden is None:
-            hidden = not self.significant
-        if not hidden and not self.significant:
-            raise ValueError("A parameter with significant=False is always hidden; hidden=False contradicts it")
-        self.hidden = hidden
-
-    def serialize_for_path(self, value: Any) -> str:
-        """The text of this value in output folder names: hashed if asked, luigi's serialisation else."""
-        if self.hashed:
-            return self.hash_function(value)
-        return self.serialize(value)
+        add_path_options(self, hashed, hash_function, hidden)
+        if self.required_without_default and not args and "default" not in kwargs:
+            self._default = luigi.parameter._no_value
 
 
 def _parameter_classes() -> dict[str, type]:
@@ -62,16 +76,45 @@ PARAMETER_TYPES: dict[str, type] = {
     name: type(name, (HashableParameterMixin, base), {"__module__": __name__, "__doc__": base.__doc__})
     for name, base in _parameter_classes().items()
 }
+
+
+class BoolParameter(PARAMETER_TYPES["BoolParameter"]):
+    """luigi's BoolParameter, but required unless given a default (as in b2luigi): no silent False."""
+
+    required_without_default = True
+
+
+PARAMETER_TYPES["BoolParameter"] = BoolParameter
 globals().update(PARAMETER_TYPES)
 
 
 def serialize_for_path(parameter: luigi.Parameter, value: Any) -> str:
-    """Serialise any parameter (ours or plain luigi's) for a folder name."""
-    if isinstance(parameter, HashableParameterMixin):
-        return parameter.serialize_for_path(value)
+    """Serialise any parameter (ours or plain luigi's) for a folder name: hashed if asked, luigi's text else."""
+    if getattr(parameter, "hashed", False):
+        return parameter.serialize_hashed(value)
     return parameter.serialize(value)
 
 
 def is_hidden(parameter: luigi.Parameter) -> bool:
     """Hidden parameters stay in the task id but not in result or log paths."""
     return getattr(parameter, "hidden", not parameter.significant)
+
+
+def wrap_parameter() -> None:
+    """Let plain luigi parameters take hashed/hash_function/hidden, as b2luigi's import does (idempotent).
+
+    This changes luigi.Parameter for the whole process, so b2core only does it where b2luigi did:
+    importing the `b2luigi` package of b2core-b2luigi calls it; ``import b2core`` does not.
+    """
+    original = luigi.Parameter.__init__
+    if getattr(original, "_b2core_wrapped", False):
+        return
+
+    @functools.wraps(original)
+    def __init__(self: luigi.Parameter, *args: Any, **kwargs: Any) -> None:
+        options = {name: kwargs.pop(name) for name in ("hashed", "hash_function", "hidden") if name in kwargs}
+        original(self, *args, **kwargs)
+        add_path_options(self, **options)
+
+    __init__._b2core_wrapped = True
+    luigi.Parameter.__init__ = __init__

@@ -40,13 +40,14 @@ def serialized_parameters(task: Any, include_hidden: bool = False) -> list[tuple
     return result
 
 
-def _check_segment(task: Any, name: str, text: str) -> None:
+def _check_folder(task: Any, name: str, text: str, folder: str) -> None:
+    """Refuse a folder name that would leave its base folder or is not a name: empty values are fine in p=."""
     reason = None
-    if text in ("", ".", ".."):
-        reason = f"it is {text!r}" if text else "it is empty"
-    elif "/" in text or os.sep in text or (os.altsep and os.altsep in text):
+    if folder in ("", ".", ".."):
+        reason = f"the folder would be {folder!r}" if folder else "the folder name would be empty"
+    elif "/" in folder or os.sep in folder or (os.altsep and os.altsep in folder):
         reason = "it contains a path separator"
-    elif "\0" in text:
+    elif "\0" in folder:
         reason = "it contains a NUL character"
     if reason:
         raise OutputPathError(
@@ -68,19 +69,18 @@ def _parameter_folders(task: Any, include_hidden: bool) -> list[str]:
     with_names = get_setting("use_parameter_name_in_output", task=task)
     folders = []
     for name, text in serialized_parameters(task, include_hidden):
-        _check_segment(task, name, text)
         folder = f"{name}{separator}{text}" if with_names else text
-        _check_segment(task, name, folder)
+        _check_folder(task, name, text, folder)
         folders.append(folder)
     return folders
 
 
-def output_file_name(task: Any, base_filename: str, result_dir: str | None = None) -> str:
+def output_file_name(task: Any, base_filename: str, result_dir: str | None = None, include_hidden: bool = False) -> str:
     """<result_dir>/<p1=v1>/.../<file> for one output of a task."""
     if os.path.isabs(base_filename) or ".." in Path(base_filename).parts or "\0" in base_filename:
         raise OutputPathError(f"Output name {base_filename!r} of task {task.task_id} must be a relative path inside it")
     base = result_dir if result_dir is not None else map_folder(get_setting("result_dir", task=task))
-    return os.path.join(base, *parameter_folders(task), base_filename)
+    return os.path.join(base, *parameter_folders(task, include_hidden), base_filename)
 
 
 def log_file_dir(task: Any) -> str:

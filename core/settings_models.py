@@ -28,6 +28,9 @@ class CoreSettings(BaseSettings):
     parameter_separator: str = Field("=", description="Separator between parameter name and value in folder names.")
     use_parameter_name_in_output: bool = Field(True, description="False gives folders named by the value only.")
     scratch_dir: str = Field(tempfile.gettempdir(), description="Where on_temporary_files writes before the move.")
+    n_download_threads: int | None = Field(
+        2, ge=1, description="Parallel copies of inputs into scratch_dir under on_temporary_files; null: one by one."
+    )
     batch_system: str = Field("auto", description="Backend for batch mode: an installed backend's name, or auto.")
     auto_fallback_to_local: bool = Field(False, description="Let auto run locally when no batch system is found.")
     shell: str = Field("bash", description="Shell of the job wrapper script.")
@@ -47,6 +50,9 @@ class CoreSettings(BaseSettings):
     batch_command_retries: int = Field(3, ge=0, description="Retries of a failing batch command before giving up.")
     batch_command_retry_wait: float = Field(1.0, ge=0, description="First wait between retries, doubled each time.")
     show_progress: bool | None = Field(None, description="Live progress display; default: on a terminal only.")
+    remote_retries: int = Field(3, ge=0, description="Retries of a remote storage operation after a transient error.")
+    remote_retry_wait: float = Field(1.0, ge=0, description="First wait between remote retries, doubled each time.")
+    remote_verify_checksums: bool = Field(True, description="Compare checksums after each remote transfer.")
     tasks_per_job: int = Field(1, ge=1, description="Runnable tasks with equal job settings packed into one batch job.")
     pack_wait: float = Field(
         2.0, ge=0, description="Seconds a pack that is not full waits for more runnable tasks of its kind."

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from operator import attrgetter
 from typing import Any
 
 import luigi
+from b2core import paths
 from b2core.output_memo import remembered_target
-from b2core.paths import output_file_name
 from b2core.staging import active_staging
 from b2core.targets import LocalTarget
 
@@ -29,10 +31,10 @@ def flatten_targets(struct: Any) -> Iterator[tuple[str, luigi.Target]]:
             yield from flatten_targets(item)
 
 
-def _paths_by_name(struct: Any) -> dict[str, list[str]]:
+def _paths_by_name(struct: Any, path_of: Callable[[Any], str] = attrgetter("path")) -> dict[str, list[str]]:
     paths: dict[str, list[str]] = {}
     for key, target in flatten_targets(struct):
-        paths.setdefault(os.path.basename(key), []).append(target.path)
+        paths.setdefault(os.path.basename(key), []).append(path_of(target))
     return paths
 
 
@@ -62,34 +64,45 @@ class Task(luigi.Task, metaclass=TaskRegister):
 
     def add_to_output(
         self,
-        output_file_name_: str,
+        output_file_name: str,
         target_class: type | None = None,
         result_dir: str | None = None,
         **kwargs: Any,
     ) -> dict[str, luigi.Target]:
         """Declare an output file; use as ``yield self.add_to_output("x.txt")`` in output()."""
         if kwargs:
-            return {output_file_name_: self._make_target(output_file_name_, target_class, result_dir, kwargs)}
-        key = (self.task_id, output_file_name_, target_class, result_dir)
-        make = functools.partial(self._make_target, output_file_name_, target_class, result_dir, kwargs)
-        return {output_file_name_: remembered_target(key, make)}
+            return {output_file_name: self._output_target(output_file_name, target_class, result_dir, kwargs)}
+        key = (self.task_id, output_file_name, target_class, result_dir)
+        make = functools.partial(self._output_target, output_file_name, target_class, result_dir, kwargs)
+        return {output_file_name: remembered_target(key, make)}
 
-    def _make_target(
+    def _output_target(
         self, name: str, target_class: type | None, result_dir: str | None, kwargs: dict[str, Any]
     ) -> luigi.Target:
+        path = paths.output_file_name(self, name, result_dir=result_dir)
+        return self._resolve_output_file_target(path, target_class, **kwargs)
+
+    def _resolve_output_file_target(self, path: str, target_class: type | None = None, **kwargs: Any) -> luigi.Target:
+        """The target for an output path: target_class, else the setting default_task_target_class, else LocalTarget."""
         from b2core.settings import get_setting
 
-        path = output_file_name(self, name, result_dir=result_dir)
         if target_class is None:
             target_class = get_setting("default_task_target_class", default=LocalTarget, task=self)
             kwargs = {**get_setting("target_class_kwargs", default={}, task=self), **kwargs}
         return target_class(path, **kwargs)
 
-    def get_output_file_name(self, key: str) -> str:
-        """The path to write an output to; inside run() a temporary name moved into place on success."""
-        path = self._get_output_target(key).path
+    def get_output_file_name(self, key: str, **tmp_file_kwargs: Any) -> str:
+        """The path to write an output to; inside run() a temporary name moved into place on success.
+
+        Under on_temporary_files, tmp_file_kwargs go to tempfile.mkdtemp for the scratch folder.
+        """
+        target = self._get_output_target(key)
         staging = active_staging(self)
-        return staging.path_for(path) if staging is not None else path
+        if staging is None:
+            return target.path
+        if hasattr(target, "publish"):  # a remote output: written in scratch, published on success
+            return staging.path_for(target.path, target, self._scratch_dir(), **tmp_file_kwargs)
+        return staging.path_for(target.path, **tmp_file_kwargs)
 
     def get_all_output_file_names(self) -> Iterator[str]:
         """Every output path of this task."""
@@ -98,26 +111,43 @@ class Task(luigi.Task, metaclass=TaskRegister):
 
     def get_input_file_names(self, key: str | None = None) -> dict[str, list[str]] | list[str]:
         """Input paths by output name of the required tasks, or the list for one name."""
-        return self._select(_paths_by_name(self.input()), key)
+        return self._select(self._input_paths_by_name(self.input()), key)
 
     def get_input_file_names_from_dict(
         self, requirement_key: str, key: str | None = None
     ) -> dict[str, list[str]] | list[str]:
         """Like get_input_file_names, for the requirement named `requirement_key` of a dict requires()."""
-        return self._select(_paths_by_name(self.input()[requirement_key]), key)
+        return self._select(self._input_paths_by_name(self.input()[requirement_key]), key)
 
     def get_input_file_name(self, key: str | None = None) -> str:
         """The single input path for `key` (or the only input); errors when there is not exactly one."""
-        paths = _paths_by_name(self.input())
-        candidates = paths.get(key, []) if key is not None else [p for ps in paths.values() for p in ps]
+        by_name = self._input_paths_by_name(self.input())
+        candidates = by_name.get(key, []) if key is not None else [p for ps in by_name.values() for p in ps]
         if len(candidates) != 1:
             raise ValueError(f"Task {self.task_id} expected exactly one input for {key!r}, found {len(candidates)}")
         return candidates[0]
 
     def get_all_input_file_names(self) -> Iterator[str]:
         """Every input path of this task."""
-        for _, target in flatten_targets(self.input()):
-            yield target.path
+        for named in self._input_paths_by_name(self.input()).values():
+            yield from named
+
+    def _input_paths_by_name(self, struct: Any) -> dict[str, list[str]]:
+        """Inside on_temporary_files every input is a local copy in scratch, made once per run(), in parallel."""
+        staging = active_staging(self)
+        if staging is None or not staging.scratch_dir:
+            return _paths_by_name(struct)
+        from b2core.settings import get_setting
+
+        pairs = [{key: target} for key, target in flatten_targets(struct)]  # outputs may be one-shot generators
+        targets = [target for pair in pairs for target in pair.values()]
+        staging.localise_inputs(targets, staging.scratch_dir, get_setting("n_download_threads", task=self))
+        return _paths_by_name(pairs, lambda target: staging.input_path(target, staging.scratch_dir, copy_local=True))
+
+    def _scratch_dir(self) -> str:
+        from b2core.settings import get_setting
+
+        return get_setting("scratch_dir", task=self)
 
     def _select(self, paths: dict[str, list[str]], key: str | None) -> dict[str, list[str]] | list[str]:
         if key is None:
@@ -127,7 +157,12 @@ class Task(luigi.Task, metaclass=TaskRegister):
         return paths[key]
 
     def _get_input_targets(self, key: str) -> list[luigi.Target]:
-        return [target for name, target in flatten_targets(self.input()) if os.path.basename(name) == key]
+        """The input targets named `key`; KeyError naming the inputs when there is none."""
+        targets = [target for name, target in flatten_targets(self.input()) if os.path.basename(name) == key]
+        if not targets:
+            names = sorted({os.path.basename(name) for name, _ in flatten_targets(self.input())})
+            raise KeyError(f"Task {self.task_id} has no input named {key!r}; its inputs are {names}")
+        return targets
 
     def _get_output_target(self, key: str) -> luigi.Target:
         for name, target in flatten_targets(self.output()):
@@ -135,11 +170,20 @@ class Task(luigi.Task, metaclass=TaskRegister):
                 return target
         raise KeyError(f"Task {self.task_id} has no output named {key!r}; declare it with add_to_output")
 
-    def _remove_output(self) -> None:
-        """Delete every output of this task (for remove_output implementations)."""
+    def _remove_output(self, target_class: type | None = None, result_dir: str | None = None, **kwargs: Any) -> None:
+        """Delete every output of this task, for remove_output(); a failing removal is reported, the rest go on.
+
+        target_class and kwargs build the target each output path is removed through (as b2luigi's do);
+        result_dir is accepted for b2luigi's signature: the paths are those output() declares.
+        """
         for _, target in flatten_targets(self.output()):
-            if target.exists():
-                target.remove()
+            if target_class is not None:
+                target = self._resolve_output_file_target(target.path, target_class, **kwargs)
+            try:
+                if target.exists():
+                    target.remove()
+            except Exception as error:
+                print(f"Could not remove output {getattr(target, 'path', target)} of {self}: {error}", file=sys.stderr)
 
 
 class ExternalTask(Task, luigi.ExternalTask):
@@ -148,3 +192,15 @@ class ExternalTask(Task, luigi.ExternalTask):
 
 class WrapperTask(Task, luigi.WrapperTask):
     """A task that only groups requirements; complete when they are."""
+
+
+class NotCompletedTask(Task):
+    """A task that is complete only when its requirements are too (unless check_complete is False)."""
+
+    check_complete = True
+
+    def complete(self) -> bool:
+        """Own outputs exist and, with check_complete, every requirement is complete."""
+        if not super().complete():
+            return False
+        return not self.check_complete or all(task.complete() for task in luigi.task.flatten(self.requires()))

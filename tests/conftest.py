@@ -8,6 +8,9 @@ import subprocess
 
 import pytest
 
+# the conformance kit asserts in its scenarios: show the values on failure
+pytest.register_assert_rewrite("b2core.testing.conformance")
+
 REQUIRE_CLUSTERS = os.environ.get("B2CORE_REQUIRE_CLUSTERS") == "1"
 
 
@@ -25,6 +28,34 @@ def slurm_cluster() -> None:
         skip_or_fail("Slurm is not installed (run scripts/slurm-cluster.sh start as root)")
     if subprocess.run(["bash", "scripts/slurm-cluster.sh", "status"], capture_output=True).returncode != 0:
         skip_or_fail("the local Slurm cluster is not running (scripts/slurm-cluster.sh start)")
+
+
+@pytest.fixture
+def sge_cell() -> None:
+    """Require the local SGE cell started by scripts/sge-cluster.sh."""
+    if shutil.which("qsub") is None:
+        skip_or_fail("Grid Engine is not installed (run scripts/sge-cluster.sh start as root)")
+    if subprocess.run(["bash", "scripts/sge-cluster.sh", "status"], capture_output=True).returncode != 0:
+        skip_or_fail("the local SGE cell is not running (scripts/sge-cluster.sh start)")
+
+
+def _require_server(script: str, what: str) -> None:
+    if subprocess.run(["bash", f"scripts/{script}", "status"], capture_output=True).returncode != 0:
+        skip_or_fail(f"the {what} does not answer (run scripts/{script} start as root)")
+
+
+@pytest.fixture
+def xrootd_server() -> str:
+    """Require the XRootD server started by scripts/xrootd-server.sh; its URL."""
+    _require_server("xrootd-server.sh", "XRootD server on localhost:1094")
+    return "root://localhost:1094"
+
+
+@pytest.fixture
+def webdav_server() -> str:
+    """Require the HTTPS WebDAV server started by scripts/webdav-server.sh; its URL."""
+    _require_server("webdav-server.sh", "WebDAV server on localhost:8443")
+    return "https://localhost:8443"
 
 
 @pytest.fixture(autouse=True)

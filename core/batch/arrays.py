@@ -9,7 +9,7 @@ import secrets
 import shlex
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from b2core.batch.backend import JobSpec
@@ -72,3 +72,28 @@ def task_of_submitted_script(script: Path, index: int | None = None) -> str | No
         return json.loads((wrapper.parent / "task.json").read_text())["task_id"]
     except (OSError, ValueError, KeyError):
         return None
+
+
+def find_lost_submissions(
+    submissions: Sequence[tuple[str, int]], jobs: Iterable[tuple[str, Path, int | None]]
+) -> dict[tuple[str, int], str]:
+    """A backend's find(): which of the batch system's unfinished (job id, submitted script, array index)
+    run the lost (task_id, attempt) submissions; a later job of the same task wins."""
+    wanted = dict(submissions)
+    found: dict[tuple[str, int], str] = {}
+    for job_id, script, index in jobs:
+        task_id = task_of_submitted_script(script, index)
+        if task_id is not None and task_id in wanted:
+            found[(task_id, wanted[task_id])] = job_id
+    return found
+
+
+def index_ranges(indices: Iterable[int]) -> list[tuple[int, int]]:
+    """Array indices as sorted (first, last) runs, for cancel commands that take `ID[1-3,7]`-like ranges."""
+    ranges: list[list[int]] = []
+    for index in sorted(set(indices)):
+        if ranges and index == ranges[-1][1] + 1:
+            ranges[-1][1] = index
+        else:
+            ranges.append([index, index])
+    return [(first, last) for first, last in ranges]

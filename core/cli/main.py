@@ -212,6 +212,7 @@ def _remove_output(args: argparse.Namespace, extra: list[str]) -> int:
         remove_only=family if args.only else [],
         keep=[],
         auto_confirm=args.yes,
+        delete_without_remove_output=True,
     )
     return 0
 

@@ -14,7 +14,6 @@ from b2core.errors import B2CoreError
 from b2core.execution import mark_in_job, run_in_job
 from b2core.settings_models import validate_all_sources
 from b2core.task import flatten_targets
-from luigi.task import flatten
 
 _called = False
 
@@ -148,7 +147,8 @@ def show_all_outputs(roots: list[Any]) -> None:
     by_key: dict[str, list[tuple[str, bool]]] = defaultdict(list)
     for task in walk(roots):
         for key, target in flatten_targets(task.output()):
-            by_key[key].append((getattr(target, "path", str(target)), target.exists()))
+            where = getattr(target, "url", None) or getattr(target, "path", str(target))  # remote: full URL
+            by_key[key].append((where, target.exists()))
     for key in sorted(by_key):
         print(key)
         for path, exists in by_key[key]:
@@ -178,11 +178,22 @@ def print_dry_run(roots: list[Any]) -> int:
 
 
 def remove_outputs(
-    roots: list[Any], remove: list[str], remove_only: list[str], keep: list[str], auto_confirm: bool
+    roots: list[Any],
+    remove: list[str],
+    remove_only: list[str],
+    keep: list[str],
+    auto_confirm: bool,
+    delete_without_remove_output: bool = False,
 ) -> None:
-    """Remove outputs of named task classes (and, with --remove, of every task depending on them)."""
+    """Call remove_output() of the named task classes (with --remove, also of every task depending on them).
+
+    As in b2luigi, only tasks that define remove_output() lose anything and the others are named,
+    unless delete_without_remove_output (`b2core remove-output`) deletes their declared outputs.
+    """
     tasks = {task.task_id: task for task in walk(roots)}
-    chosen = {tid for tid, t in tasks.items() if t.get_task_family() in set(remove) | set(remove_only)}
+    named = set(remove) | set(remove_only)
+    chosen = {tid for tid, t in tasks.items() if t.get_task_family() in named}
+    found = {tasks[tid].get_task_family() for tid in chosen}
     if remove:
         parents = dependants(roots)
         stack = [tid for tid in chosen if tasks[tid].get_task_family() in remove]
@@ -191,24 +202,44 @@ def remove_outputs(
                 if parent not in chosen:
                     chosen.add(parent)
                     stack.append(parent)
-    for family in keep:
-        print(f"Keeping {family} outputs.")
-    chosen = {tid for tid in chosen if tasks[tid].get_task_family() not in keep}
-    existing = [tasks[tid] for tid in chosen if any(t.exists() for t in flatten(tasks[tid].output()))]
-    if not existing:
+    by_family: dict[str, list[Any]] = defaultdict(list)
+    for tid in sorted(chosen):
+        by_family[tasks[tid].get_task_family()].append(tasks[tid])
+    if keep:
+        for family in keep:
+            if by_family.pop(family, None) is not None:
+                print(f"Keeping {family} outputs.")
+        print()
+    if not by_family:
         print("Nothing to remove.")
         return
-    for task in existing:
-        print(f"Would remove the outputs of {task}")
-    if not auto_confirm and input("Are you sure you want to remove these outputs? [y/N]: ").strip().lower() != "y":
-        print("No tasks were removed.")
-        return
-    for task in existing:
-        print(f"Removing output for {task}")
-        if hasattr(task, "remove_output"):
-            print("\tcall: remove_output()")
-            task.remove_output()
-        else:
-            for target in flatten(task.output()):
-                if target.exists():
-                    target.remove()
+    if not auto_confirm:
+        if named - found:
+            print("The following tasks were not found in the graph and can't be removed:")
+            for family in sorted(named - found):
+                print(f"\t- {family}")
+            print()
+        print("The following task outputs will be removed:")
+        for family in sorted(by_family):
+            print(f"\t- {family}")
+        print()
+        if input("Are you sure you want to remove these outputs? [y/N]: ").strip().lower() not in ("y", "yes"):
+            print("No tasks were removed.")
+            return
+    removed = 0
+    for family in sorted(by_family):
+        print(f"Class: {family}")
+        for task in by_family[family]:
+            print(f"\tRemoving output for {task}")
+            if hasattr(task, "remove_output"):
+                print("\tcall: remove_output()")
+                task.remove_output()
+                removed += 1
+            elif delete_without_remove_output:
+                print("\tcall: _remove_output()")
+                task._remove_output()
+                removed += 1
+            else:
+                print(f"\tNo remove_output() implemented for {family}.")
+            print()
+    print(f"Removed outputs for {removed} tasks." if removed else "No outputs were removed.")

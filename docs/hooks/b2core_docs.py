@@ -29,6 +29,7 @@ DOCUMENTED = {
     "slurm": "b2core-slurm",
     "htcondor": "b2core-htcondor",
     "lsf": "b2core-lsf",
+    "sge": "b2core-sge",
     "gbasf2": "b2core-gbasf2",
     "apptainer": "b2core-apptainer",
 }
@@ -37,6 +38,7 @@ TITLES = {
     "slurm": "Slurm",
     "htcondor": "HTCondor",
     "lsf": "LSF",
+    "sge": "SGE",
     "gbasf2": "gbasf2",
     "apptainer": "Apptainer",
 }

@@ -19,7 +19,7 @@ class Crashing(b2luigi.DispatchableTask, b2luigi.Task):
             f.write("half")
         os.abort()  # like a segfault in native code
 
-class Healthy(b2luigi.DispatchableTask, b2luigi.Task):
+class Healthy(b2luigi.DispatchableTask):  # a Task itself, as in b2luigi
     number = b2luigi.IntParameter()
 
     def output(self):

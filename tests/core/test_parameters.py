@@ -138,3 +138,54 @@ def test_parameters_copied_by_requires_come_first(in_process_folders: Path) -> N
         "year=2024",
         "run_number=7",
     ]
+
+
+def test_hashed_parameters_offer_serialize_hashed(in_process_folders: Path) -> None:
+    """serialize_hashed gives the folder text of hashed parameters; unhashed ones have none, as in b2luigi."""
+    hashed = b2luigi.ListParameter(hashed=True)
+    assert hashed.serialize_hashed(("Some", "strange", "items", "with", "bad / signs")) == REFERENCE_HASH
+    custom = b2luigi.Parameter(hash_function=lambda value: f"h{len(value)}")
+    assert custom.serialize_hashed("abc") == "h3"
+    assert not hasattr(b2luigi.Parameter(), "serialize_hashed")
+
+
+def test_bool_parameter_without_default_is_required(in_process_folders: Path) -> None:
+    """A forgotten value is an error, not a silent False (b2luigi's BoolParameter); a default still works."""
+    Flagged = make_task("Flagged", flag=b2luigi.BoolParameter(), other=b2luigi.BoolParameter(default=True))
+    with pytest.raises(luigi.parameter.MissingParameterException, match="flag"):
+        Flagged()
+    assert folders_of(Flagged(flag=False), in_process_folders / "results") == ["flag=False", "other=True"]
+    assert Flagged.from_str_params({"flag": "true"}).flag is True
+
+
+WRAPPED = """
+import sys
+import luigi
+{imports}
+class Plain(luigi.Task):
+    secret = luigi.Parameter(hidden=True)
+    blob = luigi.ListParameter(hashed=True)
+    n = luigi.IntParameter()
+
+    def output(self):
+        return {{}}
+
+task = Plain(secret="s", blob=["a/b"], n=1)
+print(b2core.utils.get_serialized_parameters(task))
+"""
+
+
+def test_plain_luigi_parameters_take_the_extras_only_after_wrap_parameter(tmp_path: Path) -> None:
+    """wrap_parameter() (called by the b2luigi package) patches luigi.Parameter; importing b2core alone does not."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "plain.py"
+    script.write_text(WRAPPED.format(imports="import b2core, b2core.utils\nb2core.wrap_parameter()\n"))
+    wrapped = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert wrapped.returncode == 0, wrapped.stderr
+    hashed = b2luigi.ListParameter(hashed=True).serialize_hashed(("a/b",))
+    assert f"OrderedDict([('blob', '{hashed}'), ('n', '1')])" in wrapped.stdout
+    script.write_text(WRAPPED.format(imports="import b2core, b2core.utils\n"))
+    unwrapped = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert unwrapped.returncode != 0 and "unexpected keyword argument 'hidden'" in unwrapped.stderr

@@ -85,9 +85,6 @@ class Named(b2luigi.Task):
 @pytest.mark.parametrize(
     ("value", "why"),
     [
-        ("..", "'..'"),
-        (".", "'.'"),
-        ("", "empty"),
         ("a/b", "path separator"),
         ("../../etc", "path separator"),
         ("/etc/passwd", "path separator"),
@@ -102,6 +99,30 @@ def test_path_escaping_values_are_rejected_naming_task_and_parameter(value: str,
     message = str(error.value)
     assert "'name'" in message and task.task_id in message and why in message
     assert "hashed=True" in message
+
+
+@pytest.mark.parametrize("value", ["", ".", ".."])
+def test_empty_and_dot_values_are_folders_of_their_own_in_the_name_layout(value: str, in_process_folders: Path) -> None:
+    """name=, name=. and name=.. are ordinary folder names inside result_dir, as in b2luigi."""
+    path = Path(Named(name=value).get_output_file_name("out.txt"))
+    assert path == in_process_folders / "results" / f"name={value}" / "out.txt"
+
+
+@pytest.mark.parametrize(("value", "why"), [("", "empty"), (".", "'.'"), ("..", "'..'")])
+def test_empty_and_dot_values_are_rejected_where_the_folder_is_the_value_alone(value: str, why: str) -> None:
+    """With use_parameter_name_in_output=False the folder would be '', '.' or '..': refused."""
+
+    class ValueOnly(b2luigi.Task):
+        use_parameter_name_in_output = False
+        name = b2luigi.Parameter()
+
+        def output(self):
+            yield self.add_to_output("out.txt")
+
+    task = ValueOnly(name=value)
+    with pytest.raises(OutputPathError) as error:
+        task.get_output_file_name("out.txt")
+    assert "'name'" in str(error.value) and why in str(error.value)
 
 
 def test_hashing_makes_any_value_safe(in_process_folders: Path) -> None:
@@ -167,7 +188,7 @@ def test_path_escaping_value_on_the_command_line_fails_and_writes_nothing_outsid
     )
     parent = workflow.path.parent
     before = set(os.listdir(parent))
-    for value in ["../../outside", "..", "/tmp/absolute"]:
+    for value in ["../../outside", "/tmp/absolute"]:
         run = workflow.run(env={"TARGET": value})
         assert run.returncode == 1, run
         assert "Parameter 'target'" in run.output and "Escape" in run.output, run

@@ -7,6 +7,7 @@ from pathlib import Path
 import b2core as b2luigi
 import luigi
 import pytest
+from b2core.task import NotCompletedTask
 
 
 class Producer(b2luigi.Task):
@@ -297,3 +298,71 @@ def test_parameters_added_after_class_creation_are_seen() -> None:
     b2luigi.inherits(Source)(Grows)
     assert sorted(name for name, _ in Grows.get_params()) == ["x", "y"]
     assert Grows(x=1).y == 2
+
+
+def test_add_to_output_by_keyword(in_process_folders: Path, tmp_path: Path) -> None:
+    """b2luigi's keyword names: output_file_name, target_class, result_dir, target kwargs."""
+    outputs = Producer(n=1).add_to_output(
+        output_file_name="k.txt", target_class=b2luigi.LocalTarget, result_dir=str(tmp_path), format=luigi.format.Nop
+    )
+    assert outputs["k.txt"].path == str(tmp_path / "n=1" / "flavour=plain" / "k.txt")
+    assert outputs["k.txt"].format is luigi.format.Nop
+
+
+def test_get_input_targets_by_name_and_key_error_for_unknown_names(in_process_folders: Path) -> None:
+    task = Consumer()
+    targets = task._get_input_targets("a.txt")
+    assert [t.path for t in targets] == task.get_input_file_names("a.txt")
+    with pytest.raises(KeyError, match=r"missing\.txt.*'a\.txt', 'b\.txt'"):
+        task._get_input_targets("missing.txt")
+
+
+def test_remove_output_deletes_files_and_folders_through_the_chosen_target(in_process_folders: Path) -> None:
+    """_remove_output(target_class=None, result_dir=None, **kwargs) removes what output() declares."""
+    removed: list[str] = []
+
+    class Recording(b2luigi.LocalTarget):
+        def remove(self) -> None:
+            removed.append(self.path)
+            super().remove()
+
+    task = Producer(n=7)
+    for name in task.get_all_output_file_names():
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        Path(name).write_text("x")
+    task._remove_output(target_class=Recording)
+    assert removed == list(task.get_all_output_file_names())
+    assert not any(Path(name).exists() for name in task.get_all_output_file_names())
+    task._remove_output()  # already gone: nothing to do, no error
+
+
+def test_inherits_ignores_keywords_it_does_not_know() -> None:
+    @b2luigi.inherits(Producer, without=["n"], unknown_option=True)
+    class Child(b2luigi.Task):
+        pass
+
+    assert [name for name, _ in Child.get_params()] == ["flavour"]
+
+
+def test_not_completed_task_is_complete_only_with_its_requirements(in_process_folders: Path) -> None:
+    """NotCompletedTask: own outputs and every requirement; check_complete=False looks at its own outputs only."""
+
+    class Summary(NotCompletedTask):
+        def requires(self):
+            yield Producer(n=8)
+
+        def output(self):
+            yield self.add_to_output("summary.txt")
+
+    summary = Summary()
+    path = Path(summary.get_output_file_name("summary.txt"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("stale")
+    assert not summary.complete()
+    summary.check_complete = False
+    assert summary.complete()
+    summary.check_complete = True
+    for name in Producer(n=8).get_all_output_file_names():
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        Path(name).write_text("x")
+    assert summary.complete()

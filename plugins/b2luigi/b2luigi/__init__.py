@@ -1,8 +1,10 @@
 """b2luigi's top-level names, implemented by b2core: ``import b2luigi`` in an unchanged b2luigi project."""
 
 from b2core.b2luigi_package import refuse_real_b2luigi
+from b2core.parameters import wrap_parameter
 
 refuse_real_b2luigi()
+wrap_parameter()  # as importing b2luigi did: plain luigi.Parameter(hashed=True, hidden=True) works
 
 from b2core import *  # noqa: E402, F403  (b2core's public names are b2luigi's)
 from b2core import __all__ as _b2core_names  # noqa: E402

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from b2core.batch.arrays import submission_dir, task_of_submitted_script
+from b2core.batch.arrays import find_lost_submissions, submission_dir
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
 from b2core.settings import get_merged_dict, get_setting
@@ -193,19 +193,16 @@ class HTCondorBackend(BatchBackend):
 
     def find(self, submissions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str] | None:
         """Lost submissions are the user's unfinished jobs whose executable is their task's wrapper."""
-        wanted = dict(submissions)
-        if not wanted:
+        if not submissions:
             return {}
         argv = ["condor_q", "-json", "-attributes", FIND_ATTRIBUTES]
         ads = ads_by_id(parse_json_ads(self.commands.run(argv).stdout, argv))
-        found: dict[tuple[str, int], str] = {}
-        for job_id, ad in sorted(ads.items(), key=lambda item: tuple(int(n) for n in item[0].split("."))):
-            if _int(ad.get("JobStatus")) not in UNFINISHED_STATUSES or not isinstance(ad.get("Cmd"), str):
-                continue
-            task_id = task_of_submitted_script(Path(ad["Cmd"]))
-            if task_id is not None and task_id in wanted:
-                found[(task_id, wanted[task_id])] = job_id  # the newest job wins if a task has several
-        return found
+        jobs = [
+            (job_id, Path(ad["Cmd"]), None)
+            for job_id, ad in sorted(ads.items(), key=lambda item: tuple(int(n) for n in item[0].split(".")))
+            if _int(ad.get("JobStatus")) in UNFINISHED_STATUSES and isinstance(ad.get("Cmd"), str)
+        ]
+        return find_lost_submissions(submissions, jobs)  # the newest job wins if a task has several
 
     # --- cancel ------------------------------------------------------------------------------------
 

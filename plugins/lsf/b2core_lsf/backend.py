@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from b2core.batch.arrays import submission_dir, task_of_submitted_script, write_array_script
+from b2core.batch.arrays import find_lost_submissions, index_ranges, submission_dir, write_array_script
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.errors import BatchCommandError, PermanentBatchError
 from b2core.settings import get_setting
@@ -113,8 +113,7 @@ class LSFBackend(BatchBackend):
 
     def find(self, submissions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str] | None:
         """Lost submissions are the user's unfinished array elements whose array script runs their task."""
-        wanted = dict(submissions)
-        if not wanted:
+        if not submissions:
             return {}
         argv = ["bjobs", "-json", "-o", FIND_FORMAT]
         result = self.commands.run(argv, check=False)
@@ -124,12 +123,7 @@ class LSFBackend(BatchBackend):
             if result.stdout.strip() or not complaints or not all(_GONE.search(line) for line in complaints):
                 raise BatchCommandError(argv, result.returncode, result.stdout, result.stderr or "unreadable output")
             jobs = []
-        found: dict[tuple[str, int], str] = {}
-        for job_id, index, command in jobs:
-            task_id = task_of_submitted_script(Path(command), index)
-            if task_id is not None and task_id in wanted:
-                found[(task_id, wanted[task_id])] = job_id
-        return found
+        return find_lost_submissions(submissions, ((job_id, Path(command), index) for job_id, index, command in jobs))
 
     def cancel(self, job_ids: Sequence[str]) -> None:
         """bkill every job in one call, array elements as `ID[1-3,7]`; jobs already ended are fine."""
@@ -260,12 +254,6 @@ def compress_ids(job_ids: Sequence[str]) -> list[str]:
         elif job_id:
             plain.append(job_id)
     for parent, indices in elements.items():
-        ranges = []
-        for index in sorted(set(indices)):
-            if ranges and index == ranges[-1][1] + 1:
-                ranges[-1][1] = index
-            else:
-                ranges.append([index, index])
-        spec = ",".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
+        spec = ",".join(f"{a}-{b}" if a != b else str(a) for a, b in index_ranges(indices))
         plain.append(f"{parent}[{spec}]")
     return plain

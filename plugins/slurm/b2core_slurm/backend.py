@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from b2core.batch.arrays import submission_dir, task_of_submitted_script, write_array_script
+from b2core.batch.arrays import find_lost_submissions, submission_dir, write_array_script
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.batch.commands import CommandRunner
 from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
@@ -165,20 +165,16 @@ class SlurmBackend(BatchBackend):
 
     def find(self, submissions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str] | None:
         """Lost submissions are the user's queued or running jobs whose submitted script runs their task."""
-        wanted = dict(submissions)
-        if not wanted:
+        if not submissions:
             return {}
         result = self.commands.run(["squeue", "--me", "--noheader", "-r", "--format=%i|%o"])
-        found: dict[tuple[str, int], str] = {}
+        jobs = []
         for line in result.stdout.splitlines():
             job_id, _, command = line.strip().partition("|")
             base, _, index = job_id.partition("_")
-            if not base.isdigit() or not command:
-                continue
-            task_id = task_of_submitted_script(Path(command), int(index) if index.isdigit() else None)
-            if task_id in wanted:
-                found[(task_id, wanted[task_id])] = job_id
-        return found
+            if base.isdigit() and command:
+                jobs.append((job_id, Path(command), int(index) if index.isdigit() else None))
+        return find_lost_submissions(submissions, jobs)
 
     def _squeue(self, bases: list[str]) -> dict[str, Row]:
         argv = ["squeue", "--noheader", "-r", "-t", "all", "--format=%i|%T|%r", "-j", ",".join(bases)]

@@ -15,6 +15,7 @@ from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.batch.engine import BatchEngine
 from b2core.batch.jobstore import JobStore
 from b2core.settings import get_setting
+from b2core.testing import FakeClock
 
 TASKS = 1_000
 MAX_SUBMITS = 10
@@ -27,16 +28,6 @@ class SubmissionCountTask(b2core.Task):
 
     def output(self):
         yield self.add_to_output("out.txt")
-
-
-class FakeClock:
-    """Time that moves only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class CountingBackend(BatchBackend):

@@ -134,13 +134,26 @@ def test_show_output_lists_every_output_and_runs_nothing(steering) -> None:
     assert steering.files() == {"steering.py"}
 
 
-def test_remove_with_yes_removes_the_task_and_what_depends_on_it(steering) -> None:
-    """--remove MyNumberTask -y removes number outputs and the average that depends on them."""
+def test_remove_calls_remove_output_of_the_task_and_what_depends_on_it(steering) -> None:
+    """--remove MyNumberTask -y: remove_output() of the numbers; the average defines none, so it keeps its file."""
     assert steering.run().returncode == 0
     run = steering.run("--remove", "MyNumberTask", "-y")
     assert run.returncode == 0, run
-    assert "call: remove_output()" in run.stdout
-    assert steering.files() == {"steering.py"}
+    assert "Class: MyNumberTask" in run.stdout and "Class: MyAverageTask" in run.stdout
+    assert "\tRemoving output for MyNumberTask(some_parameter=0)" in run.stdout
+    assert run.stdout.count("\tcall: remove_output()") == 3
+    assert "\tRemoving output for MyAverageTask()" in run.stdout
+    assert "\tNo remove_output() implemented for MyAverageTask." in run.stdout
+    assert "Removed outputs for 3 tasks." in run.stdout
+    assert steering.files() == {"steering.py", "average.txt"}
+
+
+def test_remove_prints_every_selected_task_even_when_its_files_are_gone(steering) -> None:
+    """b2luigi's lines come for each selected task, whether or not anything is left to delete."""
+    run = steering.run("--remove-only", "MyNumberTask", "-y")
+    assert run.returncode == 0, run
+    assert run.stdout.count("\tRemoving output for MyNumberTask") == 3
+    assert run.stdout.count("\tcall: remove_output()") == 3
 
 
 def test_remove_only_removes_just_the_named_class(steering) -> None:
@@ -148,6 +161,7 @@ def test_remove_only_removes_just_the_named_class(steering) -> None:
     assert steering.run().returncode == 0
     run = steering.run("--remove-only", "MyNumberTask", "--yes")
     assert run.returncode == 0, run
+    assert "MyAverageTask" not in run.stdout
     assert steering.files() == {"steering.py", "average.txt"}
 
 
@@ -157,21 +171,25 @@ def test_remove_keep_spares_the_given_classes(steering) -> None:
     run = steering.run("--remove", "MyNumberTask", "--keep", "MyAverageTask", "-y")
     assert run.returncode == 0, run
     assert "Keeping MyAverageTask outputs." in run.stdout
+    assert "Removing output for MyAverageTask" not in run.stdout
     assert steering.files() == {"steering.py", "average.txt"}
 
 
 def test_remove_asks_for_confirmation(steering) -> None:
-    """Without -y the user is asked; anything but y keeps the outputs."""
+    """Without -y the user is asked; anything but y or yes keeps the outputs."""
     assert steering.run().returncode == 0
-    refused = steering.run("--remove-only", "MyAverageTask", input="n\n")
+    refused = steering.run("--remove-only", "MyNumberTask,NoSuchTask", input="n\n")
+    assert "The following tasks were not found in the graph and can't be removed:\n\t- NoSuchTask" in refused.stdout
+    assert "The following task outputs will be removed:\n\t- MyNumberTask" in refused.stdout
     assert "Are you sure you want to remove these outputs? [y/N]" in refused.stdout, refused
     assert "No tasks were removed." in refused.stdout
-    assert (steering.path / "average.txt").exists()
-    confirmed = steering.run("--remove-only", "MyAverageTask", input="y\n")
-    assert confirmed.returncode == 0, confirmed
-    assert not (steering.path / "average.txt").exists()
     assert len(number_files(steering)) == 3
-    nothing = steering.run("--remove-only", "MyAverageTask", "-y")
+    confirmed = steering.run("--remove-only", "MyNumberTask", input="yes\n")
+    assert confirmed.returncode == 0, confirmed
+    assert number_files(steering) == set()
+    assert (steering.path / "average.txt").exists()
+    nothing = steering.run("--remove-only", "NoSuchTask", "-y")
+    assert nothing.returncode == 0, nothing
     assert "Nothing to remove." in nothing.stdout
 
 

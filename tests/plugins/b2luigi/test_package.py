@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import b2core
+import b2core.task
+import b2core.utils
 import b2luigi
 import luigi
 import pytest
@@ -38,6 +40,11 @@ def test_b2luigi_task_is_luigis_task_module() -> None:
         ("b2luigi.core.dispatchable_task", "DispatchableTask", b2core.DispatchableTask),
         ("b2luigi.core.dispatchable_task", "dispatch", b2core.dispatch),
         ("b2luigi.core.temporary_wrapper", "on_temporary_files", b2core.on_temporary_files),
+        ("b2luigi.core.task", "NotCompletedTask", b2core.task.NotCompletedTask),
+        ("b2luigi.core.parameter", "BoolParameter", b2core.BoolParameter),
+        ("b2luigi.core.parameter", "wrap_parameter", b2core.wrap_parameter),
+        ("b2luigi", "wrap_parameter", b2core.wrap_parameter),
+        *(("b2luigi.core.utils", name, getattr(b2core.utils, name)) for name in b2core.utils.__all__),
     ],
 )
 def test_b2luigi_module_paths_name_b2cores_objects(module: str, name: str, implementation: object) -> None:
@@ -57,3 +64,11 @@ def test_importing_next_to_the_real_b2luigi_stops_with_a_clear_error(tmp_path: P
     assert "ConflictingInstallationError" in result.stderr
     assert "b2luigi 1.2.9 is installed next to b2core-b2luigi" in result.stderr
     assert "pip uninstall b2luigi" in result.stderr
+
+
+def test_importing_b2luigi_lets_plain_luigi_parameters_take_hashed_and_hidden() -> None:
+    """As importing b2luigi did (b2core alone leaves luigi.Parameter untouched: tests/core/test_parameters.py)."""
+    parameter = luigi.Parameter(hashed=True, hidden=True)
+    assert parameter.hidden and parameter.serialize_hashed("a/b") == b2core.Parameter(hashed=True).serialize_hashed(
+        "a/b"
+    )

@@ -2,115 +2,10 @@
 
 from __future__ import annotations
 
-import re
-import signal
 import textwrap
-from collections import Counter
 from pathlib import Path
 
 from htcondor_pool import Condor
-
-SEED_EXAMPLE = textwrap.dedent(
-    """
-    import b2core as b2luigi
-    import random
-
-
-    class MyNumberTask(b2luigi.Task):
-        some_parameter = b2luigi.IntParameter()
-
-        htcondor_settings = {"request_cpus": 1, "request_memory": "100 MB"}
-
-        def output(self):
-            yield self.add_to_output("output_file.txt")
-
-        def run(self):
-            print("I am now starting a task")
-            random_number = random.random()
-
-            if self.some_parameter == 3:
-                raise ValueError
-
-            with open(self.get_output_file_name("output_file.txt"), "w") as f:
-                f.write(f"{random_number}\\n")
-
-
-    class MyAverageTask(b2luigi.Task):
-        htcondor_settings = {"request_cpus": 1, "request_memory": "200 MB"}
-
-        def requires(self):
-            for i in range(10):
-                yield self.clone(MyNumberTask, some_parameter=i)
-
-        def output(self):
-            yield self.add_to_output("average.txt")
-
-        def run(self):
-            print("I am now starting the average task")
-
-            # Build the mean
-            summed_numbers = 0
-            counter = 0
-            for input_file in self.get_input_file_names("output_file.txt"):
-                with open(input_file, "r") as f:
-                    summed_numbers += float(f.read())
-                    counter += 1
-
-            average = summed_numbers / counter
-
-            with open(self.get_output_file_name("average.txt"), "w") as f:
-                f.write(f"{average}\\n")
-
-
-    if __name__ == "__main__":
-        b2luigi.process(MyAverageTask(), workers=200, batch=True)
-    """
-)
-
-
-def submitted_wrappers(condor: Condor) -> Counter[str]:
-    """How often each task's wrapper was queued (the stand-in's Cmd), over queue and history."""
-    return Counter(job["ad"]["Cmd"] for job in condor.jobs().values())
-
-
-def test_seed_example_runs_in_one_submission_and_reports_the_failing_task(condor: Condor) -> None:
-    """The seeds' HTCondor example: task 3 raises, the run exits 1 naming its stderr; one condor_submit."""
-    condor.extra_env["B2CORE_BATCH_SYSTEM"] = "htcondor"
-    result = condor.run(condor.script(SEED_EXAMPLE))
-    assert result.returncode == 1, result.stderr[-3000:]
-    stderr_path = condor.folder / "logs" / "some_parameter=3" / "MyNumberTask" / "stderr"
-    assert "MyNumberTask" in result.stderr and str(stderr_path) in result.stderr
-    assert "ValueError" in stderr_path.read_text()
-    assert "exit code 1" in result.stderr
-    for number in set(range(10)) - {3}:
-        assert (condor.folder / f"some_parameter={number}" / "output_file.txt").exists()
-    assert not (condor.folder / "average.txt").exists()
-    assert len(condor.calls("condor_submit")) == 1
-    submit_file = next(condor.folder.glob("task_files/.submissions/htcondor-*/job.submit")).read_text()
-    assert "request_memory = 100 MB" in submit_file and "request_cpus = 1" in submit_file
-    assert submit_file.count("executable_wrapper.sh") == 10
-    assert len({job["ad"]["ClusterId"] for job in condor.jobs().values()}) == 1
-    assert not [job for job in condor.jobs().values() if job["in_queue"]]
-
-
-def test_200_tasks_go_out_in_few_submissions_and_polls(condor: Condor) -> None:
-    """200 runnable tasks: a handful of condor_submit calls, one condor_q per poll for all of them."""
-    script = condor.light_leaves(200)
-    result = condor.run(script, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert len(list(condor.folder.glob("number=*/leaf.txt"))) == 200
-    submits, queries = condor.calls("condor_submit"), condor.calls("condor_q")
-    print(
-        f"200 tasks: {len(submits)} condor_submit, {len(queries)} condor_q, "
-        f"{len(condor.calls('condor_history'))} condor_history"
-    )
-    assert 1 <= len(submits) <= 5
-    assert all(count == 1 for count in submitted_wrappers(condor).values())
-    duration = condor.calls()[-1]["time"] - submits[0]["time"]
-    assert len(queries) <= duration / 0.3 + 3
-    clusters = sorted({str(job["ad"]["ClusterId"]) for job in condor.jobs().values()})
-    assert all(call["argv"][-len(clusters) :] == clusters for call in queries)
-    assert len(condor.calls("condor_history")) <= len(queries)
 
 
 def test_held_job_is_reported_with_its_hold_reason_and_removed(condor: Condor) -> None:
@@ -194,76 +89,6 @@ def test_held_job_is_released_when_allowed(condor: Condor) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert (condor.folder / "done.txt").exists()
     assert len(condor.calls("condor_release")) == 1 and not condor.calls("condor_rm")
-
-
-def test_failing_job_names_its_exit_code_and_stderr_file(condor: Condor) -> None:
-    """A job that exits non-zero: the message names the job, its exit code, its stderr file and tail."""
-    script = condor.script(
-        textwrap.dedent(
-            """
-            import sys
-
-            import b2core as b2luigi
-
-
-            class Broken(b2luigi.Task):
-                def output(self):
-                    yield self.add_to_output("never.txt")
-
-                def run(self):
-                    print("the input file is corrupt", file=sys.stderr)
-                    sys.exit(7)
-
-
-            if __name__ == "__main__":
-                b2luigi.set_setting("batch_system", "htcondor")
-                b2luigi.process(Broken(), batch=True)
-            """
-        )
-    )
-    result = condor.run(script)
-    assert result.returncode == 1
-    stderr_path = condor.folder / "logs" / "Broken" / "stderr"
-    assert str(stderr_path) in result.stderr
-    assert "exit code 7" in result.stderr and "the input file is corrupt" in result.stderr
-    assert re.search(r"job \d+\.0 ended COMPLETED", result.stderr)
-
-
-def test_ctrl_c_removes_every_job_with_one_condor_rm(condor: Condor) -> None:
-    """SIGINT to the steering process: all its jobs go in one condor_rm, none stays in the queue."""
-    script = condor.sleepers(120, 12)
-    process = condor.start(script)
-    condor.wait_for(
-        lambda: sum(job["ad"]["JobStatus"] == 2 for job in condor.jobs().values()) == 12,
-        what="12 running jobs",
-    )
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode != 0
-    assert "cancelled 12 batch job(s)" in stdout + stderr
-    removals = condor.calls("condor_rm")
-    assert len(removals) == 1, removals
-    assert len(removals[0]["argv"]) == 1 + 12
-    assert not [job for job in condor.jobs().values() if job["in_queue"]], stderr[-2000:]
-
-
-def test_restart_reattaches_instead_of_submitting_again(condor: Condor) -> None:
-    """SIGKILL the steering process with jobs in flight; the restart re-attaches, nothing is queued twice."""
-    script = condor.sleepers(4, 10)
-    process = condor.start(script)
-    condor.wait_for(
-        lambda: len([r for r in condor.job_records() if r[2]]) == 10 and len(condor.jobs()) == 10,
-        what="10 submitted jobs recorded",
-    )
-    process.kill()
-    process.communicate()
-    assert [job for job in condor.jobs().values() if job["in_queue"]], "jobs should still be in flight"
-    result = condor.run(script)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert len(list(condor.folder.glob("number=*/slept.txt"))) == 10
-    wrappers = submitted_wrappers(condor)
-    assert len(wrappers) == 10 and set(wrappers.values()) == {1}
-    assert len(condor.calls("condor_submit")) == 1
 
 
 def test_auto_picks_htcondor_when_its_commands_are_on_path(condor: Condor) -> None:
@@ -499,12 +324,3 @@ def test_auto_runs_nothing_on_htcondor_without_its_commands(condor: Condor) -> N
     assert len(list(condor.folder.glob("number=*/slept.txt"))) == 2
     assert "jobs local:" in result.stdout + result.stderr
     assert not condor.calls()
-
-
-def test_steering_killed_between_condor_submit_and_bookkeeping_finds_its_jobs(condor: Condor) -> None:
-    """condor_submit answered but the job ids never reached the job store: the restart finds the jobs (find)."""
-    condor.lose_a_submission_and_restart(
-        6, "condor_submit", lambda: [job_id for job_id, job in condor.jobs().items() if job["in_queue"]]
-    )
-    wrappers = submitted_wrappers(condor)
-    assert len(wrappers) == 7 and set(wrappers.values()) == {1}

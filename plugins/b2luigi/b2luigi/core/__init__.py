@@ -1,5 +1,5 @@
 """b2luigi.core: the module paths b2luigi users import task helpers from."""
 
-from b2luigi.core import dispatchable_task, settings, target, task, temporary_wrapper
+from b2luigi.core import dispatchable_task, parameter, settings, target, task, temporary_wrapper, utils
 
-__all__ = ["dispatchable_task", "settings", "target", "task", "temporary_wrapper"]
+__all__ = ["dispatchable_task", "parameter", "settings", "target", "task", "temporary_wrapper", "utils"]

@@ -1,5 +1,5 @@
-"""For plugin authors' unit tests: a CommandRunner that answers from recorded outputs, so a backend's
-parsing and command lines are tested without its batch system."""
+"""A CommandRunner that answers from recorded outputs, so a backend's parsing and command lines are
+tested without its batch system."""
 
 from __future__ import annotations
 

@@ -1,0 +1,244 @@
+"""b2luigi's RemoteFileSystem API, done once for every protocol: retries, several doors, atomic uploads.
+
+A protocol plugin subclasses RemoteFileSystem and implements only the primitives (``_stat``,
+``_upload``, ``_download``, ...), raising TransientRemoteError or PermanentRemoteError. Everything
+users call is here: each operation is retried with tenacity on transient errors, moving to the next
+door (server) each time; uploads go to a temporary name, are verified, then renamed server-side.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import luigi.target
+from b2core.errors import PermanentRemoteError, RemoteError, SettingsError, TransientRemoteError
+from b2core.remote.checksums import local_checksum
+from b2core.settings import get_setting
+from b2core.staging import temporary_name
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+logger = logging.getLogger("b2core")
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class RemoteStat:
+    """What a server says about a path."""
+
+    size: int
+    is_dir: bool
+
+
+class RemoteFileSystem(luigi.target.FileSystem):
+    """A remote storage reached through one or more doors (servers) tried in turn."""
+
+    #: the algorithm of the server's ``_checksum`` answers (e.g. "adler32"), None if it offers none
+    checksum_algorithm: ClassVar[str | None] = None
+
+    def __init__(self, server_path: str | Sequence[str]) -> None:
+        doors = [server_path] if isinstance(server_path, str) else list(server_path)
+        if not doors or not all(isinstance(door, str) and "://" in door for door in doors):
+            raise SettingsError(f"{type(self).__name__} needs server URLs like 'root://host:1094', got {server_path!r}")
+        self.doors = [door.rstrip("/") for door in doors]
+        self._door = 0
+
+    @property
+    def server_path(self) -> str:
+        """The door in use now."""
+        return self.doors[self._door]
+
+    def url(self, path: str, door: str | None = None) -> str:
+        """The full URL of a path on a door (the current one by default)."""
+        return f"{door or self.server_path}/{path.lstrip('/')}"
+
+    # --- b2luigi's API ------------------------------------------------------------------------------
+
+    def exists(self, path: str) -> bool:
+        """Whether the path exists on the server."""
+        return self._retried("check", path, self._stat, path) is not None
+
+    def isdir(self, path: str) -> bool:
+        """Whether the path is a folder on the server."""
+        stat = self._retried("check", path, self._stat, path)
+        return stat is not None and stat.is_dir
+
+    def copy_file_to_remote(self, local_path: str, remote_path: str, force: bool = False) -> None:
+        """Upload atomically: to a temporary name, verified, then renamed server-side onto remote_path."""
+        if not force and self.exists(remote_path):
+            raise PermanentRemoteError(self.url(remote_path), "upload to", "it exists already (use force=True)")
+        temporary = temporary_name(remote_path)
+        try:
+            self._retried("upload to", temporary, self._verified_upload, local_path, temporary)
+            self._retried("rename onto", remote_path, self._rename, temporary, remote_path)
+        except RemoteError as error:
+            self._forget(temporary)
+            words = f"{error.server_message} (uploading as {posixpath.basename(temporary)} first)"
+            raise type(error)(self.url(remote_path), "upload to", words) from error
+        except BaseException:
+            self._forget(temporary)
+            raise
+
+    def copy_file_from_remote(self, remote_path: str, local_path: str) -> None:
+        """Download to a temporary local name, verified, then renamed to local_path."""
+        os.makedirs(os.path.dirname(os.path.abspath(local_path)), exist_ok=True)
+        temporary = temporary_name(local_path)
+        try:
+            self._retried("download", remote_path, self._verified_download, remote_path, temporary)
+            os.replace(temporary, local_path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+
+    def copy_dir_from_remote(self, remote_path: str, local_path: str) -> None:
+        """Download a folder tree."""
+        os.makedirs(local_path, exist_ok=True)
+        for name in self._retried("list", remote_path, self._listdir, remote_path):
+            source = posixpath.join(remote_path, name)
+            if self.isdir(source):
+                self.copy_dir_from_remote(source, os.path.join(local_path, name))
+            else:
+                self.copy_file_from_remote(source, os.path.join(local_path, name))
+
+    def move(self, path: str, dest: str, raise_if_exists: bool = False) -> None:
+        """Rename server-side."""
+        if raise_if_exists and self.exists(dest):
+            raise PermanentRemoteError(self.url(dest), "move onto", "it exists already")
+        self._retried("move", path, self._rename, path, dest)
+
+    def rename_dont_move(self, path: str, dest: str) -> None:
+        """b2luigi's meaning: publish the local file `path` as the remote `dest`, replacing it."""
+        self.copy_file_to_remote(path, dest, force=True)
+
+    def mkdir(self, path: str, parents: bool = True, raise_if_exists: bool = False) -> None:
+        """Create a folder and its parents; an existing one is fine unless raise_if_exists."""
+        if raise_if_exists and self.exists(path):
+            raise luigi.target.FileAlreadyExists(self.url(path))
+        self._retried("create the folder", path, self._mkdir, path)
+
+    def locate(self, path: str) -> list[str]:
+        """The URLs of the servers that hold the path."""
+        return self._retried("locate", path, self._locate, path)
+
+    def listdir(self, path: str) -> list[str]:
+        """The paths in a folder."""
+        return [posixpath.join(path, name) for name in self._retried("list", path, self._listdir, path)]
+
+    def remove(self, path: str, recursive: bool = True, skip_trash: bool = True) -> None:
+        """Remove a file, or a folder with everything in it."""
+        stat = self._retried("check", path, self._stat, path)
+        if stat is None:
+            return
+        if stat.is_dir:
+            if not recursive:
+                raise PermanentRemoteError(self.url(path), "remove", "it is a folder (use recursive=True)")
+            self.remove_dir(path)
+        else:
+            self._retried("remove", path, self._remove_file, path)
+
+    def remove_dir(self, path: str) -> None:
+        """Remove a folder and everything in it."""
+        for child in self.listdir(path):
+            self.remove(child)
+        self._retried("remove the folder", path, self._remove_empty_dir, path)
+
+    def checksum(self, path: str) -> str | None:
+        """The server's checksum of a file in `checksum_algorithm`, or None if it offers none."""
+        return self._retried("checksum", path, self._checksum, path)
+
+    # --- primitives a protocol implements (door is a server URL, path absolute) -------------------
+
+    def _stat(self, door: str, path: str) -> RemoteStat | None:
+        raise NotImplementedError
+
+    def _upload(self, door: str, local_path: str, path: str) -> None:
+        raise NotImplementedError
+
+    def _download(self, door: str, path: str, local_path: str) -> None:
+        raise NotImplementedError
+
+    def _rename(self, door: str, path: str, dest: str) -> None:
+        raise NotImplementedError
+
+    def _mkdir(self, door: str, path: str) -> None:
+        raise NotImplementedError
+
+    def _remove_file(self, door: str, path: str) -> None:
+        raise NotImplementedError
+
+    def _remove_empty_dir(self, door: str, path: str) -> None:
+        raise NotImplementedError
+
+    def _listdir(self, door: str, path: str) -> list[str]:
+        raise NotImplementedError
+
+    def _checksum(self, door: str, path: str) -> str | None:
+        return None
+
+    def _locate(self, door: str, path: str) -> list[str]:
+        return [self.url(path, door)]
+
+    # --- machinery ---------------------------------------------------------------------------------
+
+    def _verified_upload(self, door: str, local_path: str, path: str) -> None:
+        self._upload(door, local_path, path)
+        self._verify(door, path, local_path, "upload to")
+
+    def _verified_download(self, door: str, path: str, local_path: str) -> None:
+        self._download(door, path, local_path)
+        self._verify(door, path, local_path, "download")
+
+    def _verify(self, door: str, path: str, local_path: str, action: str) -> None:
+        """Compare size, and the checksum where the server offers one; a mismatch is retried."""
+        stat = self._stat(door, path)
+        size = os.path.getsize(local_path)
+        if stat is None or stat.size != size:
+            found = "no file" if stat is None else f"{stat.size} bytes"
+            problem = f"size differs: local {size} bytes, server {found}"
+            raise TransientRemoteError(self.url(path, door), action, problem)
+        if self.checksum_algorithm is None or not get_setting("remote_verify_checksums"):
+            return
+        remote = self._checksum(door, path)
+        if remote is None:
+            return
+        local = local_checksum(local_path, self.checksum_algorithm)
+        if int(remote, 16) != int(local, 16):
+            raise TransientRemoteError(
+                self.url(path, door), action, f"{self.checksum_algorithm} differs: local {local}, server {remote}"
+            )
+
+    def _forget(self, path: str) -> None:
+        """Best-effort removal of a temporary upload; the final name was never touched."""
+        try:
+            self._remove_file(self.server_path, path)
+        except Exception as error:  # the upload's own error is the one to report
+            logger.debug("Could not remove the temporary upload %s: %s", self.url(path), error)
+
+    def _retried(self, action: str, path: str, primitive: Callable[..., Result], *args: Any) -> Result:
+        """Call a primitive on the current door; transient errors retry on the next door, with backoff."""
+        attempts = get_setting("remote_retries") + 1
+        retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential(multiplier=get_setting("remote_retry_wait"), max=60),
+            retry=retry_if_exception_type(TransientRemoteError),
+            before_sleep=self._next_door,
+            reraise=True,
+        )
+        try:
+            return retrying(lambda: primitive(self.server_path, *args))
+        except TransientRemoteError as error:
+            doors = ", ".join(self.doors)
+            raise TransientRemoteError(
+                error.url, error.action, f"{error.server_message} (gave up after {attempts} attempts on {doors})"
+            ) from error
+
+    def _next_door(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        self._door = (self._door + 1) % len(self.doors)
+        wait = state.next_action.sleep if state.next_action else 0
+        attempt = state.attempt_number + 1
+        logger.warning("%s; retrying on %s in %.1f s (attempt %d)", error, self.server_path, wait, attempt)

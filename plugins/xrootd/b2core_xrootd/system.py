@@ -1,0 +1,109 @@
+"""XRootDSystem: the primitives of b2core's RemoteFileSystem through the XRootD client bindings."""
+
+from __future__ import annotations
+
+import os
+
+from b2core.errors import PermanentRemoteError, TransientRemoteError
+from b2core.remote import RemoteFileSystem, RemoteStat, RemoteTarget
+from b2core.settings import get_setting
+from b2core.settings_models import register_settings_model
+from XRootD import client
+from XRootD.client.flags import MkDirFlags, OpenFlags, QueryCode, StatInfoFlags
+
+from b2core_xrootd.settings import XRootDSettings
+
+SERVER_ERROR = 400  # the client's errErrorResponse: the server answered with an error number
+NOT_FOUND = 3011
+EXISTS = 3018
+# kXR_ error numbers worth another try: file locked, I/O error, no memory, server error, no server,
+# checksum error, in progress, overloaded. Every other server answer is final (not authorized, ...).
+TRANSIENT_ERRNOS = {3003, 3007, 3008, 3012, 3014, 3019, 3020, 3024}
+
+register_settings_model(XRootDSettings)  # its settings work even when the plugin hooks were not loaded
+
+
+class XRootDSystem(RemoteFileSystem):
+    """A file system on XRootD servers (root://host:port), e.g. EOS or dCache xrootd doors."""
+
+    checksum_algorithm = "adler32"
+
+    def url(self, path: str, door: str | None = None) -> str:
+        """root://host:port//absolute/path, as XRootD spells it."""
+        return f"{door or self.server_path}//{path.lstrip('/')}"
+
+    def _client(self, door: str) -> client.FileSystem:
+        clients = self.__dict__.setdefault("_clients", {})
+        if door not in clients:
+            client.EnvPutInt("ConnectionWindow", get_setting("xrootd_connection_window"))
+            client.EnvPutInt("ConnectionRetry", 1)
+            clients[door] = client.FileSystem(door)
+        return clients[door]
+
+    def _check(self, status: object, door: str, path: str, action: str) -> None:
+        """Raise the core's transient or permanent error for a failed status, with the server's words."""
+        if status.ok:
+            return
+        transient = status.code != SERVER_ERROR or status.errno in TRANSIENT_ERRNOS
+        error = TransientRemoteError if transient else PermanentRemoteError
+        raise error(self.url(path, door), action, status.message)
+
+    def _stat(self, door: str, path: str) -> RemoteStat | None:
+        status, info = self._client(door).stat(path, timeout=get_setting("xrootd_timeout"))
+        if not status.ok and status.errno == NOT_FOUND:
+            return None
+        self._check(status, door, path, "check")
+        return RemoteStat(size=info.size, is_dir=bool(info.flags & StatInfoFlags.IS_DIR))
+
+    def _copy(self, source: str, target: str, door: str, path: str, action: str) -> None:
+        """One transfer through the client's copy engine (xrdcp's), overwriting the target."""
+        process = client.CopyProcess()
+        process.add_job(source, target, force=True)
+        self._check(process.prepare(), door, path, action)
+        status, results = process.run()
+        self._check(status, door, path, action)
+        self._check(results[0]["status"], door, path, action)
+
+    def _upload(self, door: str, local_path: str, path: str) -> None:
+        self._copy(os.path.abspath(local_path), self.url(path, door), door, path, "upload to")
+
+    def _download(self, door: str, path: str, local_path: str) -> None:
+        self._copy(self.url(path, door), os.path.abspath(local_path), door, path, "download")
+
+    def _rename(self, door: str, path: str, dest: str) -> None:
+        status, _ = self._client(door).mv(path, dest, timeout=get_setting("xrootd_timeout"))
+        self._check(status, door, dest, f"rename {path} onto")
+
+    def _mkdir(self, door: str, path: str) -> None:
+        status, _ = self._client(door).mkdir(path, MkDirFlags.MAKEPATH, timeout=get_setting("xrootd_timeout"))
+        if status.ok or status.errno == EXISTS:
+            return
+        self._check(status, door, path, "create the folder")
+
+    def _remove_file(self, door: str, path: str) -> None:
+        status, _ = self._client(door).rm(path, timeout=get_setting("xrootd_timeout"))
+        self._check(status, door, path, "remove")
+
+    def _remove_empty_dir(self, door: str, path: str) -> None:
+        status, _ = self._client(door).rmdir(path, timeout=get_setting("xrootd_timeout"))
+        self._check(status, door, path, "remove the folder")
+
+    def _listdir(self, door: str, path: str) -> list[str]:
+        status, listing = self._client(door).dirlist(path, timeout=get_setting("xrootd_timeout"))
+        self._check(status, door, path, "list")
+        return [entry.name for entry in listing]
+
+    def _checksum(self, door: str, path: str) -> str | None:
+        status, answer = self._client(door).query(QueryCode.CHECKSUM, path, timeout=get_setting("xrootd_timeout"))
+        self._check(status, door, path, "checksum")
+        algorithm, _, value = answer.decode().strip("\x00 \n").partition(" ")
+        return value if algorithm == self.checksum_algorithm else None
+
+    def _locate(self, door: str, path: str) -> list[str]:
+        status, locations = self._client(door).locate(path, OpenFlags.NONE, timeout=get_setting("xrootd_timeout"))
+        self._check(status, door, path, "locate")
+        return [f"root://{location.address}" for location in locations]
+
+
+class XRootDTarget(RemoteTarget):
+    """An output on an XRootD server: ``add_to_output("f.root", XRootDTarget, file_system=fs)``."""

@@ -1,0 +1,282 @@
+"""End-to-end scenarios every remote protocol runs against its real server (XRootD, WebDAV).
+
+Each protocol's test folder describes its server as a `Protocol` and calls these functions; the
+steering scripts are run the way a user runs them (`python steering.py [--batch]`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RUN_TIMEOUT = 600  # only stops a hanging test; jobs may wait for a free CPU on the shared cluster
+
+
+@dataclass
+class Protocol:
+    """How steering scripts reach one real server."""
+
+    imports: str  # binds System and Target, e.g. "from b2core_xrootd import XRootDSystem as System, ..."
+    server: str  # the server URL the file system is made with
+    settings: dict[str, Any] = field(default_factory=dict)  # set_setting calls every script makes first
+
+    def file_system(self, server: str | list[str] | None = None) -> Any:
+        """The protocol's file system in this process."""
+        import b2core
+
+        for key, value in self.settings.items():
+            b2core.set_setting(key, value)
+        namespace: dict[str, Any] = {}
+        exec(self.imports, namespace)
+        return namespace["System"](server or self.server)
+
+
+STEERING = """
+import os
+import time
+
+import b2core as b2luigi
+{imports}
+
+for key, value in {settings!r}.items():
+    b2luigi.set_setting(key, value)
+b2luigi.set_setting("result_dir", {result_dir!r})
+b2luigi.set_setting("remote_retry_wait", 0.2)
+fs = System({server!r})
+
+
+class MyNumberTask(b2luigi.Task):
+    some_parameter = b2luigi.IntParameter()
+    batch_system = {batch_system!r}
+    slurm_settings = {{"export": "ALL", "ntasks": 1, "mem": "100MB"}}
+    default_task_target_class = Target
+    target_class_kwargs = {{"file_system": fs}}
+
+    def output(self):
+        yield self.add_to_output("output_file.txt")
+
+    def run(self):
+        with open(self.get_output_file_name("output_file.txt"), "w") as f:
+            f.write(f"{{self.some_parameter}}\\n")
+
+
+class MyAverageTask(b2luigi.Task):
+    batch_system = {batch_system!r}
+    slurm_settings = {{"export": "ALL", "ntasks": 1, "mem": "100MB"}}
+
+    def requires(self):
+        for i in range({numbers}):
+            yield self.clone(MyNumberTask, some_parameter=i)
+
+    def output(self):
+        yield self.add_to_output("average.txt", Target, file_system=fs)
+
+    @b2luigi.on_temporary_files
+    def run(self):
+        names = self.get_input_file_names("output_file.txt")
+        assert names == self.get_input_file_names("output_file.txt"), "downloaded once, same copies"
+        numbers = [float(open(name).read()) for name in names]
+        with open(self.get_output_file_name("average.txt"), "w") as f:
+            f.write(f"{{sum(numbers) / len(numbers)}}\\n")
+
+
+class WaitingTask(b2luigi.Task):
+    def output(self):
+        yield self.add_to_output("waited.txt", Target, file_system=fs)
+
+    def run(self):
+        open("started", "w").close()
+        while not os.path.exists("go"):
+            time.sleep(0.05)
+        with open(self.get_output_file_name("waited.txt"), "w") as f:
+            f.write("done\\n")
+
+
+class BigOutputTask(b2luigi.Task):
+    def output(self):
+        yield self.add_to_output("big.bin", Target, file_system=fs)
+
+    def run(self):
+        with open(self.get_output_file_name("big.bin"), "wb") as f:
+            for _ in range({big_megabytes}):
+                f.write(os.urandom(1024 * 1024))
+        print("written", flush=True)
+
+
+if __name__ == "__main__":
+    b2luigi.process({root}, workers=4)
+"""
+
+
+@dataclass
+class RemoteWorkflow:
+    """A steering script whose outputs all live under a fresh folder on the server."""
+
+    folder: Path
+    protocol: Protocol
+    result_dir: str = field(default_factory=lambda: f"/b2core-tests/{uuid.uuid4().hex}")
+
+    def write(
+        self,
+        root: str = "MyAverageTask()",
+        numbers: int = 10,
+        batch_system: str = "local",
+        server: str | list[str] | None = None,
+        big_megabytes: int = 0,
+    ) -> None:
+        """Write steering.py for the seeds' number/average workflow (or another root task)."""
+        text = STEERING.format(
+            imports=self.protocol.imports,
+            settings=self.protocol.settings,
+            result_dir=self.result_dir,
+            server=server or self.protocol.server,
+            batch_system=batch_system,
+            numbers=numbers,
+            big_megabytes=big_megabytes,
+            root=root,
+        )
+        (self.folder / "steering.py").write_text(textwrap.dedent(text).lstrip())
+
+    def command(self, *flags: str) -> list[str]:
+        """The command line of a run, for subprocess."""
+        return [sys.executable, str(self.folder / "steering.py"), *flags]
+
+    def run(self, *flags: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run the script to its end."""
+        return subprocess.run(
+            self.command(*flags),
+            cwd=self.folder,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def remote(self, relative: str) -> str:
+        """The server path of an output below result_dir."""
+        return f"{self.result_dir}/{relative}"
+
+
+def show(result: subprocess.CompletedProcess) -> str:
+    """A run's output for assertion messages."""
+    return f"exit code {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+
+
+def temporaries(fs: Any, folder: str) -> list[str]:
+    """Temporary upload names left in a server folder."""
+    return [path for path in fs.listdir(folder) if "-luigi-tmp-" in path] if fs.exists(folder) else []
+
+
+def check_number_average(flow: RemoteWorkflow, fs: Any, *flags: str) -> None:
+    """The seeds' workflow with every output on the server: right average, no local outputs, no leftovers."""
+    result = flow.run(*flags)
+    assert result.returncode == 0, show(result)
+    average = flow.remote("average.txt")
+    assert fs.exists(average)
+    with fs_open(fs, average) as stream:
+        assert float(stream.read()) == 4.5  # the mean of 0..9
+    for i in range(10):
+        assert fs.exists(flow.remote(f"some_parameter={i}/output_file.txt"))
+        assert temporaries(fs, flow.remote(f"some_parameter={i}")) == []
+    assert temporaries(fs, flow.result_dir) == []
+    assert not list(flow.folder.rglob("output_file.txt")), "outputs must not land locally"
+
+    shown = flow.run("--show-output")
+    assert shown.returncode == 0, show(shown)
+    assert fs.url(average) in shown.stdout, show(shown)
+
+    again = flow.run(*flags)  # complete: nothing runs again
+    assert again.returncode == 0 and "MyNumberTask" not in again.stdout.split("Scheduled")[-1], show(again)
+
+    removed = flow.run("--remove", "MyNumberTask", "--yes")
+    assert removed.returncode == 0, show(removed)
+    assert not fs.exists(average) and not fs.exists(flow.remote("some_parameter=3/output_file.txt"))
+
+
+def fs_open(fs: Any, path: str) -> Any:
+    """Read a server file through a RemoteTarget, as users would."""
+    from b2core.remote import RemoteTarget
+
+    return RemoteTarget(path, fs).open("r")
+
+
+def check_kill_mid_upload(flow: RemoteWorkflow, fs: Any) -> None:
+    """SIGKILL the run while its output is being uploaded: the final name never appears."""
+    flow.write(root="BigOutputTask()", big_megabytes=300)
+    final = flow.remote("big.bin")
+    process = subprocess.Popen(
+        flow.command(), cwd=flow.folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while not temporaries(fs, flow.result_dir):
+            assert process.poll() is None, f"the run ended before its upload was seen:\n{process.stdout.read()}"
+            assert time.monotonic() < deadline, "no upload started"
+            time.sleep(0.01)
+        assert not fs.exists(final), "the final name exists while the upload runs"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    time.sleep(1)  # let the server notice the dropped connection
+    assert not fs.exists(final), "a killed upload left a file under the final name"
+    assert temporaries(fs, flow.result_dir), "the partial upload stays under its temporary name only"
+
+
+def check_server_stops_mid_run(flow: RemoteWorkflow, server: Any) -> None:
+    """The server stops while a task runs: its upload is retried, then the run fails naming the URL."""
+    flow.write(root="WaitingTask()", server=server.url)
+    env = {"B2CORE_REMOTE_RETRIES": "2", "B2CORE_REMOTE_RETRY_WAIT": "0.1"}
+    process = subprocess.Popen(
+        flow.command(),
+        cwd=flow.folder,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while not (flow.folder / "started").exists():
+            assert process.poll() is None, f"the run ended early:\n{process.stdout.read()}"
+            assert time.monotonic() < deadline, "the task did not start"
+            time.sleep(0.05)
+        server.stop()
+        (flow.folder / "go").touch()
+        output, _ = process.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode != 0, output
+    assert "retrying on" in output, output
+    assert server.url in output and "gave up after 3 attempts" in output, output
+
+
+def check_second_door(flow: RemoteWorkflow, fs: Any, dead: str) -> None:
+    """With a dead first door, every operation moves on to the working second one."""
+    flow.write(numbers=3, server=[dead, flow.protocol.server])
+    result = flow.run()
+    assert result.returncode == 0, show(result)
+    with fs_open(fs, flow.remote("average.txt")) as stream:
+        assert float(stream.read()) == 1.0
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound once to port 0, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
