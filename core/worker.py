@@ -18,6 +18,7 @@ from b2core.progress import ProgressTracker
 from b2core.scheduling import LinearWorker
 from b2core.scheduling import WorkerSchedulerFactory as LinearWorkerSchedulerFactory
 from b2core.settings import get_setting
+from luigi import rpc
 from luigi.scheduler import FAILED
 
 logger = logging.getLogger("b2core")
@@ -81,6 +82,12 @@ class B2Worker(LinearWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.engine: BatchEngine | None = None
+
+    def _keep_alive(self, get_work_response: Any) -> bool:
+        """With a central scheduler, also wait while another steering process runs tasks of this workflow."""
+        if isinstance(self._scheduler, rpc.RemoteScheduler) and get_work_response.running_tasks:
+            return not self._stop_requesting_work
+        return super()._keep_alive(get_work_response)
 
     def _add_task(self, *args: Any, **kwargs: Any) -> Any:
         if self.tracker is not None:
