@@ -8,11 +8,12 @@ from b2core.cli.process import process
 from b2core.decorators import inherits, requires
 from b2core.execution import DispatchableTask, dispatch, on_temporary_files
 from b2core.hookspecs import hookimpl
-from b2core.parameters import PARAMETER_TYPES, wrap_parameter
+from b2core.parameters import PARAMETER_TYPES, BatchIntParameter, wrap_parameter
 from b2core.remote import RemoteFileSystem, RemoteTarget
 from b2core.settings import clear_setting, get_setting, set_setting, with_new_settings
 from b2core.targets import LocalTarget
 from b2core.task import ExternalTask, Task, WrapperTask
+from b2core.workflow import Workflow
 from luigi.util import copies
 
 # luigi's public names too, as b2luigi offers them, without shadowing b2core's own (Task, task, ...).
@@ -21,12 +22,14 @@ globals().update(PARAMETER_TYPES)
 
 __version__ = "0.1.0"
 __all__ = [
+    "BatchIntParameter",
     "DispatchableTask",
     "ExternalTask",
     "LocalTarget",
     "RemoteFileSystem",
     "RemoteTarget",
     "Task",
+    "Workflow",
     "WrapperTask",
     "clear_setting",
     "copies",

@@ -37,6 +37,14 @@ class TaskNotFoundError(B2CoreError, LookupError):
     """A batch job was asked to run a task id the workflow does not contain."""
 
 
+class WorkflowLockedError(B2CoreError, RuntimeError):
+    """Another steering process runs the same workflow (same job store); names it."""
+
+
+class WorkflowStateError(B2CoreError, RuntimeError):
+    """A workflow's own files (job store, lock) are damaged, unreadable or not writable; names the file."""
+
+
 class RemoteError(B2CoreError, OSError):
     """A remote storage operation failed; names the URL and carries the server's own words."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import subprocess
 import types
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import Any
 import luigi
 import luigi.worker
 from b2core.errors import TaskNotFoundError
+from b2core.processes import die_with_parent
 from b2core.settings import get_setting
 from b2core.staging import OutputStaging, active_staging
 from b2core.task import Task
@@ -85,7 +87,13 @@ def _drive(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | None:
 
 
 class StagedTaskProcess(luigi.worker.ContextManagedTaskProcess):
-    """luigi's task process with atomic outputs."""
+    """luigi's task process with atomic outputs; a forked one dies with the steering process."""
+
+    def run(self) -> None:
+        """In a forked worker, first tie its life to the steering process, so a restart never races it."""
+        if self.use_multiprocessing:
+            die_with_parent(self._parent_pid)
+        super().run()
 
     def _run_get_new_deps(self) -> NewDeps | None:
         return run_staged(self.task, self.check_complete)
@@ -175,7 +183,8 @@ def run_in_child_process(task: Any) -> None:
     wrapper = write_wrapper(task)
     stdout_path, stderr_path = log_paths(task)
     with open(stdout_path, "w") as stdout, open(stderr_path, "w") as stderr:
-        code = subprocess.call([str(wrapper)], stdout=stdout, stderr=stderr)
+        tied = functools.partial(die_with_parent, os.getpid())
+        code = subprocess.call([str(wrapper)], stdout=stdout, stderr=stderr, preexec_fn=tied)
     if code != 0:
         raise RuntimeError(
             f"Task {task.task_id} failed in its child process with exit code {code}; see {stderr_path}"

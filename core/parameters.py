@@ -1,4 +1,5 @@
-"""luigi's parameter types with b2luigi's extra keywords: ``hashed``, ``hash_function``, ``hidden``.
+"""luigi's parameter types with b2luigi's extra keywords: ``hashed``, ``hash_function``, ``hidden``,
+``grouping``, ``grouping_function`` (tasks differing only in grouped parameters share a batch job).
 
 Instead of patching ``luigi.Parameter`` globally (as b2luigi does), each luigi parameter class gets
 a subclass here with the same name, so plain luigi tasks in the same process are untouched. Only
@@ -20,6 +21,24 @@ import luigi.parameter
 def default_hash(value: Any) -> str:
     """Hash b2luigi-compatibly: md5 of str() of luigi's normalised value, so existing folders stay valid."""
     return "hashed_" + hashlib.md5(str(value).encode()).hexdigest()
+
+
+def default_grouping(values: tuple[Any, ...]) -> str:
+    """b2luigi's folder name for the values of a group: grouped_1_2_3, or grouped_<md5> past 25 characters
+    (the md5 of the sorted values, so the same group always gets the same folder)."""
+    texts = sorted(str(value) for value in values)
+    name = "grouped_" + "_".join(texts)
+    return name if len(name) <= 25 else "grouped_" + hashlib.md5(str(tuple(texts)).encode()).hexdigest()
+
+
+def add_grouping_options(
+    parameter: luigi.Parameter, grouping: bool = False, grouping_function: Callable[[Any], str] | None = None
+) -> None:
+    """Mark a parameter as grouped: tasks differing only in it may share a batch job (b2luigi's grouping)."""
+    if grouping_function is not None and len(inspect.signature(grouping_function).parameters) != 1:
+        raise ValueError("grouping_function must take exactly one argument (the parameter value)")
+    parameter.grouping = grouping or grouping_function is not None
+    parameter.grouping_function = grouping_function or default_grouping
 
 
 def add_path_options(
@@ -55,10 +74,13 @@ class HashableParameterMixin:
         hashed: bool = False,
         hash_function: Callable[[Any], str] | None = None,
         hidden: bool | None = None,
+        grouping: bool = False,
+        grouping_function: Callable[[tuple[Any, ...]], str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         add_path_options(self, hashed, hash_function, hidden)
+        add_grouping_options(self, grouping, grouping_function)
         if self.required_without_default and not args and "default" not in kwargs:
             self._default = luigi.parameter._no_value
 
@@ -101,7 +123,7 @@ def is_hidden(parameter: luigi.Parameter) -> bool:
 
 
 def wrap_parameter() -> None:
-    """Let plain luigi parameters take hashed/hash_function/hidden, as b2luigi's import does (idempotent).
+    """Let plain luigi parameters take b2luigi's path and grouping keywords, as its import does (idempotent).
 
     This changes luigi.Parameter for the whole process, so b2core only does it where b2luigi did:
     importing the `b2luigi` package of b2core-b2luigi calls it; ``import b2core`` does not.
@@ -113,8 +135,18 @@ def wrap_parameter() -> None:
     @functools.wraps(original)
     def __init__(self: luigi.Parameter, *args: Any, **kwargs: Any) -> None:
         options = {name: kwargs.pop(name) for name in ("hashed", "hash_function", "hidden") if name in kwargs}
+        grouping = {name: kwargs.pop(name) for name in ("grouping", "grouping_function") if name in kwargs}
         original(self, *args, **kwargs)
         add_path_options(self, **options)
+        add_grouping_options(self, **grouping)
 
     __init__._b2core_wrapped = True
     luigi.Parameter.__init__ = __init__
+
+
+class BatchIntParameter(PARAMETER_TYPES["IntParameter"]):  # type: ignore[misc,valid-type]
+    """An IntParameter meant for grouping, as b2luigi's: luigi's summary does not fold its values into ranges."""
+
+    def next_in_enumeration(self, value: Any) -> None:
+        """No successor: the execution summary lists the values instead of a range."""
+        return None

@@ -97,3 +97,8 @@ def task_file_dir(task: Any) -> str:
         return task.get_task_file_dir()
     base = map_folder(get_setting("task_file_dir", task=task))
     return os.path.join(base, *parameter_folders(task, include_hidden=True), task.get_task_family(), "")
+
+
+def workflow_state_dir(log_dir: str) -> Path:
+    """<log_dir>/.b2core: the job store, the workflow lock and the local backend's job folders."""
+    return Path(log_dir) / ".b2core"

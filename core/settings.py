@@ -1,7 +1,9 @@
 """The settings hierarchy: task attribute, set_setting, environment, settings.json, user config, defaults.
 
 Lookups are hot (every output path asks for ``result_dir``), so settings files are parsed once and
-re-read only when their modification time changes.
+re-read only when they change. Each lookup that reaches the files asks a watch on the folders of
+the search path (b2core.settings_watch) whether a settings file appeared, changed or went away:
+a new or edited settings.json is seen by the very next get_setting call.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from b2core.errors import SettingsError
+from b2core.settings_watch import SettingsWatch, settled, signature
 
 _NO_DEFAULT: Any = object()
 _global_settings: dict[str, Any] = {}
-_file_cache: dict[Path, tuple[int | None, dict[str, Any] | None]] = {}  # path: (mtime, values)
+_file_cache: dict[Path, tuple[Any, dict[str, Any] | None]] = {}  # path: (signature, values)
 _paths_cache: dict[tuple[str | None, str], list[Path]] = {}
-# the existing files with their values, per (named file, cwd): a lookup needs no system call in between
-_files_snapshot: dict[tuple[str | None, str], tuple[float, list[tuple[Path, dict[str, Any]]]]] = {}
-RECHECK_SECONDS = 2.0
+# per (named file, cwd): the watch that tells when to read again (None: at every lookup), and the existing files
+_files_snapshot: dict[tuple[str | None, str], tuple[SettingsWatch | None, list[tuple[Path, dict[str, Any]]]]] = {}
 _cache_lock = threading.Lock()
 
 SETTINGS_FILE_NAME = "settings.json"
@@ -171,6 +172,7 @@ def forget_settings_files() -> None:
     with _cache_lock:
         _paths_cache.clear()
         _file_cache.clear()
+        _close_watches()
         _files_snapshot.clear()
 
 
@@ -178,29 +180,39 @@ def iter_settings_files() -> Iterator[tuple[Path, dict[str, Any]]]:
     """Yield every existing settings file with its parsed content, nearest first."""
     named = os.environ.get(SETTINGS_FILE_ENV) or os.environ.get(LEGACY_SETTINGS_FILE_ENV)
     key = (named, os.getcwd())
-    now = time.monotonic()
     snapshot = _files_snapshot.get(key)
-    if snapshot is None or now - snapshot[0] >= RECHECK_SECONDS:
-        files = [(path, values) for path in settings_file_paths() if (values := _read_settings_file(path)) is not None]
+    if snapshot is None or snapshot[0] is None or snapshot[0].changed():
+        _close_watches()  # one watch per process: a snapshot of another folder re-reads when next used
+        paths = settings_file_paths()
+        watch = SettingsWatch(paths)  # before reading: a change while reading shows at the next lookup
+        files = [(path, values) for path in paths if (values := _read_settings_file(path)) is not None]
         if named and not any(path == Path(named) for path, _ in files):
+            watch.close()
             raise SettingsError(f"The settings file named by {SETTINGS_FILE_ENV} does not exist: {named}")
-        snapshot = _files_snapshot[key] = (now, files)
+        if not watch.trustworthy():
+            watch.close()
+            watch = None
+        snapshot = _files_snapshot[key] = (watch, files)
     yield from snapshot[1]
 
 
+def _close_watches() -> None:
+    for other, (watch, files) in list(_files_snapshot.items()):
+        if watch is not None:
+            watch.close()
+            _files_snapshot[other] = (None, files)
+
+
 def _read_settings_file(path: Path) -> dict[str, Any] | None:
-    """Parse a settings file, or reuse the last parse while its modification time is unchanged."""
-    try:
-        mtime: int | None = path.stat().st_mtime_ns
-    except OSError:
-        mtime = None
+    """Parse a settings file, or reuse the last parse while its signature is unchanged (and not too fresh)."""
+    sig = signature(path)
     with _cache_lock:
         cached = _file_cache.get(path)
-    if cached and cached[0] == mtime:
+    if cached and cached[0] == sig and settled(sig):
         return cached[1]
-    values = None if mtime is None else _parse_settings_file(path)
+    values = None if sig is None else _parse_settings_file(path)
     with _cache_lock:
-        _file_cache[path] = (mtime, values)
+        _file_cache[path] = (sig, values)
     return values
 
 

@@ -53,6 +53,19 @@ class TaskRegister(luigi.task_register.Register):
 class Task(luigi.Task, metaclass=TaskRegister):
     """A luigi Task whose outputs land in <result_dir>/<param>=<value>/... and are written atomically."""
 
+    #: with grouped parameters: how many tasks differing only in them share one batch job
+    max_grouping_size: int = 1
+
+    @classmethod
+    def grouped_param_names(cls) -> list[str]:
+        """Names of the parameters declared with grouping=True."""
+        return [name for name, parameter in cls.get_params() if getattr(parameter, "grouping", False)]
+
+    @classmethod
+    def has_grouped_params(cls) -> bool:
+        """Whether any parameter is declared with grouping=True."""
+        return bool(cls.grouped_param_names())
+
     @classmethod
     def get_params(cls) -> list[tuple[str, luigi.Parameter]]:
         """luigi walks dir(cls) on each of the many calls per task; a class's parameters rarely change."""
@@ -71,15 +84,16 @@ class Task(luigi.Task, metaclass=TaskRegister):
     ) -> dict[str, luigi.Target]:
         """Declare an output file; use as ``yield self.add_to_output("x.txt")`` in output()."""
         if kwargs:
-            return {output_file_name: self._output_target(output_file_name, target_class, result_dir, kwargs)}
+            return {output_file_name: self._get_output_file_target(output_file_name, target_class, result_dir, **kwargs)}
         key = (self.task_id, output_file_name, target_class, result_dir)
-        make = functools.partial(self._output_target, output_file_name, target_class, result_dir, kwargs)
+        make = functools.partial(self._get_output_file_target, output_file_name, target_class, result_dir)
         return {output_file_name: remembered_target(key, make)}
 
-    def _output_target(
-        self, name: str, target_class: type | None, result_dir: str | None, kwargs: dict[str, Any]
+    def _get_output_file_target(
+        self, base_filename: str, target_class: type | None = None, result_dir: str | None = None, **kwargs: Any
     ) -> luigi.Target:
-        path = paths.output_file_name(self, name, result_dir=result_dir)
+        """The target of one output file of this task (what add_to_output puts under its name)."""
+        path = paths.output_file_name(self, base_filename, result_dir=result_dir)
         return self._resolve_output_file_target(path, target_class, **kwargs)
 
     def _resolve_output_file_target(self, path: str, target_class: type | None = None, **kwargs: Any) -> luigi.Target:

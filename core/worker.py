@@ -9,6 +9,7 @@ import luigi
 from b2core.batch.engine import BatchEngine
 from b2core.batch.jobstore import JobStore
 from b2core.batch.process import BatchTaskProcess, store_path
+from b2core.batch.settle import settle_unwatched
 from b2core.errors import B2CoreError
 from b2core.execution import StagedTaskProcess
 from b2core.output_memo import remembering_outputs
@@ -18,10 +19,14 @@ from b2core.progress import ProgressTracker
 from b2core.scheduling import LinearWorker
 from b2core.scheduling import WorkerSchedulerFactory as LinearWorkerSchedulerFactory
 from b2core.settings import get_setting
+from b2core.workflow import WorkflowProcess, is_workflow_task
 from luigi import rpc
 from luigi.scheduler import FAILED
 
 logger = logging.getLogger("b2core")
+
+
+_known_backends: set[str] = set()
 
 
 def _defines(task: Any, key: str) -> bool:
@@ -40,8 +45,9 @@ def choose_backend(task: Any, batch_mode: bool) -> str | None:
         name = get_setting("batch_system", task=task)
         if name == AUTO:
             name = resolve_auto()
-        if name not in installed_backends():
+        if name not in _known_backends and name not in installed_backends():
             raise B2CoreError(f"Task {task.task_id}: {unknown_backend_message(name)}")
+        _known_backends.add(name)  # reading entry points costs milliseconds; once per name is enough
         if batch_mode or name != "local":
             return name
     if plugin_manager().hook.b2core_task_needs_wrapper(task=task):
@@ -82,6 +88,7 @@ class B2Worker(LinearWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.engine: BatchEngine | None = None
+        self._watched: set[str] = set()  # running tasks luigi's own checks must look at (not batch jobs)
 
     def _keep_alive(self, get_work_response: Any) -> bool:
         """With a central scheduler, also wait while another steering process runs tasks of this workflow."""
@@ -104,14 +111,47 @@ class B2Worker(LinearWorker):
 
     def _create_task_process(self, task: Any) -> Any:
         try:
+            if is_workflow_task(task):
+                return self._workflow_process(task)
             backend = choose_backend(task, self.batch_mode)
         except B2CoreError as error:
             return FailedTaskProcess(task, self._task_result_queue, str(error))
         if backend is None:
             process = super()._create_task_process(task)
             process.__class__ = StagedTaskProcess  # same state, staged run(); keeps luigi's construction
+            self._watched.add(task.task_id)
             return process
-        return BatchTaskProcess(task, backend, self._engine(), self._task_result_queue, self._config.timeout)
+        process = BatchTaskProcess(task, backend, self._engine(), self._task_result_queue, self._config.timeout)
+        if process.worker_timeout:
+            self._watched.add(task.task_id)
+        return process
+
+    def _workflow_process(self, task: Any) -> WorkflowProcess:
+        """A whole branch workflow: its branches go to the engine (or, run locally, back to luigi)."""
+        branches = task.branch_tasks()
+        backend = choose_backend(branches[0], self.batch_mode) if branches else None
+        self._watched.add(task.task_id)
+        return WorkflowProcess(task, self._task_result_queue, self._engine() if backend else None, backend)
+
+    def _purge_children(self) -> None:
+        """luigi asks every running task after each result, O(n) each time; a batch job is only looked at
+        when the engine says it ended, so 100,000 jobs in flight cost O(1) per result."""
+        if self.engine is None:
+            super()._purge_children()
+            return
+        self.engine.tick()
+        ended, self.engine.ended = self.engine.ended, []
+        for job in ended:
+            process = self._running_tasks.get(job.task.task_id)
+            if isinstance(process, BatchTaskProcess):
+                process.is_alive()  # puts the job's result on luigi's result queue
+        running = self._running_tasks
+        self._watched &= running.keys()
+        self._running_tasks = {task_id: running[task_id] for task_id in self._watched}
+        try:
+            super()._purge_children()
+        finally:
+            self._running_tasks = running
 
     def _engine(self) -> BatchEngine:
         if self.engine is None:
@@ -128,10 +168,15 @@ class B2Worker(LinearWorker):
 
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> bool:
         self._outputs.__exit__(None, None, None)
+        if kind is None and self.batch_mode:
+            path = store_path(map_folder(get_setting("log_dir")))
+            settle_unwatched(self.engine.store if self.engine is not None else None, path)
         if self.engine is not None:
             if kind is not None:
-                self._stop_jobs(interrupted=kind is KeyboardInterrupt)
-            self._running_tasks = {k: p for k, p in self._running_tasks.items() if not isinstance(p, BatchTaskProcess)}
+                self._stop_jobs(interrupted=issubclass(kind, KeyboardInterrupt))
+            self._running_tasks = {
+                k: p for k, p in self._running_tasks.items() if not isinstance(p, BatchTaskProcess | WorkflowProcess)
+            }
         try:
             return super().__exit__(kind, value, traceback)
         finally:

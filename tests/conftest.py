@@ -30,9 +30,9 @@ def slurm_cluster() -> None:
         skip_or_fail("the local Slurm cluster is not running (scripts/slurm-cluster.sh start)")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def sge_cell() -> None:
-    """Require the local SGE cell started by scripts/sge-cluster.sh."""
+    """Require the local SGE cell started by scripts/sge-cluster.sh (checked once per session: the check takes 2 s)."""
     if shutil.which("qsub") is None:
         skip_or_fail("Grid Engine is not installed (run scripts/sge-cluster.sh start as root)")
     if subprocess.run(["bash", "scripts/sge-cluster.sh", "status"], capture_output=True).returncode != 0:

@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 import tenacity
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.batch.commands import CommandRunner
+from b2core.batch.containment import cancel_each, is_lost_unobserved, query_each
 from b2core.batch.jobstore import ACTIVE_STATES, JobRecord, JobStore, now
-from b2core.batch.packing import PackFilling, PackingBackend, pack_size
-from b2core.batch.wrapper import log_paths, write_wrapper
+from b2core.batch.packing import PackFilling, PackingBackend, pack_size, task_wrapper
+from b2core.batch.wrapper import log_paths
 from b2core.errors import BatchCommandError, PermanentBatchError
 from b2core.paths import task_file_dir
 from b2core.plugins import backend_class, plugin_manager
@@ -83,6 +84,7 @@ class BatchEngine:
         self._dirty: list[TrackedJob] = []
         self._next_due = 0.0  # luigi asks every running task; only the first ask per due time does work
         self.packs = PackFilling(clock)
+        self.ended: list[TrackedJob] = []  # jobs that reached their final status, until the worker looks
 
     # --- starting jobs -----------------------------------------------------------------------------
 
@@ -99,7 +101,15 @@ class BatchEngine:
         if previous and previous.state == "submitting" and previous.backend == backend_name:
             previous.job_id = self._lost_submission(backend, previous)
         if previous and previous.state in ACTIVE_STATES and previous.job_id and previous.backend == backend_name:
-            return self._reattach(task, backend, previous)
+            if backend.reattachable:
+                return self._reattach(task, backend, previous)
+            logger.warning(
+                "An earlier run left job %s of task %s on %s, which cannot re-attach to it; submitting again "
+                "(check for a duplicate job)",
+                previous.job_id,
+                task.task_id,
+                backend_name,
+            )
         attempt = previous.attempt + 1 if previous else 1
         job = TrackedJob(task, backend_name, self._spec(task, backend, attempt))
         self._queue(job)
@@ -134,7 +144,7 @@ class BatchEngine:
         return JobSpec(
             task_id=task.task_id,
             family=task.get_task_family(),
-            wrapper=write_wrapper(task),
+            wrapper=task_wrapper(backend, task),
             stdout=stdout,
             stderr=stderr,
             log_dir=stdout.parent,
@@ -200,7 +210,7 @@ class BatchEngine:
         for job in jobs:
             groups[backend.group_key(job.spec)].append(job)
         for group in groups.values():
-            size = get_setting("max_array_size") * pack_size(backend, group[0].spec)
+            size = get_setting("max_array_size") * pack_size(backend, group[0].task)
             for start in range(0, len(group), size):
                 self._submit_chunk(backend, group[start : start + size])
 
@@ -232,12 +242,24 @@ class BatchEngine:
         backend = self.backend(name)
         self.last_poll[name] = self.clock()
         jobs = self.active[name]
+        broken: dict[str, str] = {}
         try:
             statuses = self._with_retries(f"querying {name}", backend.query, list(jobs))
-        except Exception as error:
+        except BatchCommandError as error:
             self._poll_failed(name, error)
             return
+        except Exception as error:  # a bug or a malformed record: find the culprits, keep the rest
+            try:
+                statuses, broken = query_each(backend, list(jobs), error)
+            except BatchCommandError as command_error:
+                self._poll_failed(name, command_error)
+                return
+            if len(broken) == len(jobs):  # not one bad record: the query itself is broken
+                self._poll_failed(name, error)
+                return
         self.failed_polls[name] = 0
+        for job_id, problem in broken.items():
+            self.cancel([jobs[job_id]], reason=f"the status query of job {job_id!r} fails: {problem}")
         for job_id, job in list(jobs.items()):
             status = statuses.get(job_id)
             if status is None:
@@ -247,6 +269,15 @@ class BatchEngine:
                     self._finish(job, JobStatus(JobState.FAILED, "UNKNOWN", reason=reason))
                 continue
             job.unknown_polls = 0
+            if is_lost_unobserved(job, status):
+                logger.warning(
+                    "Job %s of task %s ended unwatched, without an exit code; submitting again",
+                    job_id,
+                    job.spec.task_id,
+                )
+                self._finish(job, status, retry=True, lost=True)
+                continue
+            job.reattached = False  # observed from now on
             if status != job.status:
                 job.status = status
                 self._dirty.append(job)
@@ -275,12 +306,12 @@ class BatchEngine:
         logger.error("%s; cancelling its %d job(s)", reason, len(self.active[name]))
         self.cancel(list(self.active[name].values()), reason=reason)
 
-    def _finish(self, job: TrackedJob, status: JobStatus, retry: bool = True) -> None:
+    def _finish(self, job: TrackedJob, status: JobStatus, retry: bool = True, lost: bool = False) -> None:
         if job.job_id is not None:
             self.active[job.backend].pop(job.job_id, None)
         job.status, job.finished = status, now()
         self._dirty.append(job)
-        allowed = get_setting("max_resubmissions", task=job.task)
+        allowed = get_setting("max_resubmissions", task=job.task) + (job.spec.attempt if lost else 0)
         will_retry = retry and status.state is JobState.FAILED and job.spec.attempt <= allowed
         self.hooks.b2core_job_finished(
             task_id=job.spec.task_id,
@@ -291,6 +322,7 @@ class BatchEngine:
         )
         if not will_retry:
             job.final = status
+            self.ended.append(job)
             return
         logger.warning(
             "Job %s of task %s failed (%s); submitting attempt %d of %d",
@@ -345,9 +377,12 @@ class BatchEngine:
             self.pending[name] = [job for job in self.pending[name] if job not in group]
             submitted = [job for job in group if job.job_id is not None]
             if submitted:
+                backend = self.backend(name)
                 try:
                     self._with_retries(
-                        f"cancelling on {name}", self.backend(name).cancel, [j.job_id for j in submitted]
+                        f"cancelling on {name}",
+                        lambda ids, backend=backend: cancel_each(backend, ids, backend.cancel),
+                        [j.job_id for j in submitted],
                     )
                 except BatchCommandError as error:
                     logger.error("Could not cancel %d job(s) on %s: %s", len(submitted), name, error)

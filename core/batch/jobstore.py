@@ -119,6 +119,13 @@ class JobStore:
         rows = self._db.execute("SELECT * FROM jobs WHERE state = ? AND backend = ?", (state, backend)).fetchall()
         return [JobRecord(*row) for row in rows]
 
+    def in_flight(self) -> list[JobRecord]:
+        """Records of jobs queued or running, as the last steering process saw them."""
+        rows = self._db.execute(
+            "SELECT * FROM jobs WHERE state IN ('queued', 'running') AND job_id IS NOT NULL"
+        ).fetchall()
+        return [JobRecord(*row) for row in rows]
+
     def history(self, task_id: str) -> list[JobRecord]:
         """Every attempt of a task, oldest first."""
         rows = self._db.execute("SELECT * FROM jobs WHERE task_id = ? ORDER BY attempt", (task_id,)).fetchall()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
 from b2core.batch.backend import JobState
 from b2core.batch.engine import NEW_DEPENDENCIES_FILE, BatchEngine, TrackedJob
 from b2core.execution import tail_of
+from b2core.paths import workflow_state_dir
 from luigi.event import Event
 from luigi.scheduler import DONE, FAILED, PENDING
 from luigi.task import flatten
@@ -60,21 +62,29 @@ class BatchTaskProcess:
         status = job.final
         assert status is not None
         if status.state is JobState.SUCCEEDED:
-            new_deps_file = job.spec.task_file_dir / NEW_DEPENDENCIES_FILE
-            if new_deps_file.exists():
-                new_deps = [tuple(dep) for dep in json.loads(new_deps_file.read_text())]
-                new_deps_file.unlink()
-                self._report(PENDING, "", new_deps)
-                return
-            missing = [t.path for t in flatten(self.task.output()) if hasattr(t, "path") and not t.exists()]
-            if not self.task.complete():
-                listing = ", ".join(missing) or "complete() is False"
-                self._report(FAILED, self._explain(job, f"the job succeeded but the outputs are missing: {listing}"))
-                return
-            self.task.trigger_event(Event.SUCCESS, self.task)
-            self._report(DONE, "")
+            try:
+                self._report_success(job)
+            except Exception:  # complete() or output() of this one task broke: fail it, not the run
+                problem = f"the job succeeded but checking its outputs raised:\n{traceback.format_exc().rstrip()}"
+                self._report(FAILED, self._explain(job, problem))
             return
         self._report(FAILED, self._explain(job))
+
+    def _report_success(self, job: TrackedJob) -> None:
+        """New dependencies, or done if every output exists; anything raising here fails this task only."""
+        new_deps_file = job.spec.task_file_dir / NEW_DEPENDENCIES_FILE
+        if new_deps_file.exists():
+            new_deps = [tuple(dep) for dep in json.loads(new_deps_file.read_text())]
+            new_deps_file.unlink()
+            self._report(PENDING, "", new_deps)
+            return
+        missing = [t.path for t in flatten(self.task.output()) if hasattr(t, "path") and not t.exists()]
+        if not self.task.complete():
+            listing = ", ".join(missing) or "complete() is False"
+            self._report(FAILED, self._explain(job, f"the job succeeded but the outputs are missing: {listing}"))
+            return
+        self.task.trigger_event(Event.SUCCESS, self.task)
+        self._report(DONE, "")
 
     def _explain(self, job: TrackedJob, problem: str = "") -> str:
         status = job.final or job.status
@@ -99,4 +109,4 @@ class BatchTaskProcess:
 
 def store_path(log_dir: str) -> Path:
     """The job store of a workflow, inside its log folder."""
-    return Path(log_dir) / ".b2core" / "jobs.sqlite"
+    return workflow_state_dir(log_dir) / "jobs.sqlite"

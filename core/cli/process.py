@@ -12,8 +12,10 @@ from b2core.cli import arguments
 from b2core.cli.graph import dependants, walk
 from b2core.errors import B2CoreError
 from b2core.execution import mark_in_job, run_in_job
+from b2core.processes import Terminated, sigterm_as_interrupt
 from b2core.settings_models import validate_all_sources
 from b2core.task import flatten_targets
+from b2core.workflow import with_branch_flags
 
 _called = False
 
@@ -56,6 +58,9 @@ def process(
     except B2CoreError as error:
         print(f"b2core: {error}", file=sys.stderr)
         sys.exit(2)
+    except Terminated:
+        print("b2core: terminated (SIGTERM)", file=sys.stderr)
+        sys.exit(143)
     except KeyboardInterrupt:
         print("b2core: interrupted", file=sys.stderr)
         sys.exit(130)
@@ -73,6 +78,7 @@ def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_onl
             raise B2CoreError("--batch-runner needs --task-id")
         run_in_job(roots, args.task_id, args.task_spec or None)
         return True
+    roots = with_branch_flags(roots, args.branch, args.branches)
     if show_output or args.show_output:
         show_all_outputs(roots)
         return True
@@ -99,7 +105,14 @@ def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_onl
             kwargs["scheduler_port"] = args.scheduler_port
     else:
         kwargs.setdefault("local_scheduler", True)
-    success = run_luigi(roots, batch_mode=(batch or args.batch) and not (test or args.test), **kwargs)
+    from b2core.paths import map_folder
+    from b2core.settings import get_setting
+    from b2core.workflow_lock import workflow_lock
+
+    # with a central scheduler several steering processes share the job store: its grants keep tasks single
+    shared = bool(central) or kwargs.get("local_scheduler") is False
+    with sigterm_as_interrupt(), workflow_lock(map_folder(get_setting("log_dir")), shared=shared):
+        success = run_luigi(roots, batch_mode=(batch or args.batch) and not (test or args.test), **kwargs)
     if not success:
         sys.exit(1)
     return True

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from b2core.testing.packing import PackingConformance
 
 #: the seeds' number/average example: ten numbers go out together, then their average
 SEEDS_EXAMPLE = """
@@ -416,7 +417,7 @@ def _which_outside(command: str, skip: Path) -> str:
     return command
 
 
-class BackendConformance:
+class BackendConformance(PackingConformance):
     """The scenarios every batch backend must pass; subclass it as `TestXConformance` with a `cluster` fixture.
 
     Class attributes size the scenarios for the batch system (a real cluster on 2 cores, or a stand-in).

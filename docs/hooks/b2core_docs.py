@@ -32,6 +32,8 @@ DOCUMENTED = {
     "sge": "b2core-sge",
     "gbasf2": "b2core-gbasf2",
     "apptainer": "b2core-apptainer",
+    "xrootd": "b2core-xrootd",
+    "webdav": "b2core-webdav",
 }
 TITLES = {
     "core": "Core",
@@ -41,6 +43,8 @@ TITLES = {
     "sge": "SGE",
     "gbasf2": "gbasf2",
     "apptainer": "Apptainer",
+    "xrootd": "XRootD",
+    "webdav": "WebDAV",
 }
 MARKER = re.compile(r"<!--\s*b2core:(settings|include)\s+([\w.-]+)\s*-->")
 LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")

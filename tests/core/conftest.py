@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import site
+import sqlite3
 import subprocess
 import sys
 import sysconfig
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -297,3 +299,117 @@ def wait_for(condition: Callable[[], object], timeout: float = 60, what: str = "
 def wait() -> Callable[..., object]:
     """The wait_for helper, for tests."""
     return wait_for
+
+
+LOCAL_STEERING = """
+import os
+import random
+import time
+import b2core as b2luigi
+
+
+class Writer(b2luigi.Task):
+    number = b2luigi.IntParameter()
+    batch_system = "local"
+
+    def output(self):
+        yield self.add_to_output("value.txt")
+
+    def complete(self):
+        done = super().complete()
+        if done and os.environ.get("BREAK") == str(self.number):
+            raise RuntimeError(f"complete() of writer {self.number} is broken")
+        return done
+
+    def run(self):
+        with open(os.environ["RUNS"], "a") as runs:
+            runs.write(f"{self.number} {os.getpid()}\\n")
+        time.sleep(float(os.environ.get(f"SLEEP_{self.number}", os.environ.get("SLEEP", "0"))))
+        with open(self.get_output_file_name("value.txt"), "w") as f:
+            f.write(str(random.randrange(10**9)))
+
+
+class Sum(b2luigi.Task):
+    batch_system = "local"
+
+    def requires(self):
+        for number in range(int(os.environ.get("COUNT", "3"))):
+            yield Writer(number=number)
+
+    def output(self):
+        yield self.add_to_output("sum.txt")
+
+    def run(self):
+        total = sum(int(open(path).read()) for path in self.get_input_file_names("value.txt"))
+        with open(self.get_output_file_name("sum.txt"), "w") as f:
+            f.write(str(total))
+
+
+if __name__ == "__main__":
+    b2luigi.process(Sum(), workers=4, batch="NO_BATCH" not in os.environ)
+"""
+
+
+@dataclass
+class LocalFlow:
+    """A workflow of COUNT Writer tasks and their Sum on the local backend; each run() logs `number pid` to RUNS."""
+
+    flow: Any
+    runs: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment of a run, with RUNS and any SLEEP/SLEEP_<number>/COUNT/BREAK/NO_BATCH given."""
+        return {"RUNS": str(self.runs), **extra}
+
+    def start_and_kill(self, env: dict[str, str]) -> None:
+        """Start a run, wait until every writer's run() started, then SIGKILL the steering process."""
+        process = self.flow.start(env=env)
+        wait_for(lambda: len(self.started()) == 3, what="three writer jobs to start")
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+    def started(self) -> list[tuple[int, int]]:
+        """(number, pid) of every run() started so far."""
+        lines = self.runs.read_text().splitlines() if self.runs.exists() else []
+        return [(int(n), int(p)) for n, p in (line.split() for line in lines if line.strip())]
+
+    def runs_per_task(self) -> Counter[int]:
+        """How often each writer's run() started."""
+        return Counter(number for number, _ in self.started())
+
+    def values(self) -> dict[int, int]:
+        """Each writer's output value."""
+        return {int(p.parent.name.split("=")[1]): int(p.read_text()) for p in self.flow.path.glob("number=*/value.txt")}
+
+    def total(self) -> int | None:
+        """The Sum task's output, if written."""
+        path = self.flow.path / "sum.txt"
+        return int(path.read_text()) if path.exists() else None
+
+    def store(self) -> Path:
+        """The job store of the workflow."""
+        return self.flow.path / "logs" / ".b2core" / "jobs.sqlite"
+
+    def sql(self, statement: str, *args: Any) -> list[tuple]:
+        """Run SQL on the job store (as a corrupting user or a crash would leave it)."""
+        with sqlite3.connect(self.store(), timeout=30) as db:
+            return db.execute(statement, args).fetchall()
+
+    def alive(self) -> list[int]:
+        """Pids of started run()s that still live."""
+        return [pid for _, pid in self.started() if _alive(pid)]
+
+    def kill_jobs(self) -> None:
+        """SIGKILL the whole session of every running job (what a reboot or an administrator does)."""
+        for pid in self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+
+
+@pytest.fixture
+def local_flow(workflow) -> Iterator[LocalFlow]:
+    """The Writer/Sum workflow on the local backend; jobs still running afterwards are killed."""
+    workflow.write(LOCAL_STEERING)
+    flow = LocalFlow(workflow, workflow.path / "runs.log")
+    yield flow
+    flow.kill_jobs()

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import b2core as b2luigi
 import pytest
+from b2core import settings_watch
 from b2core.errors import SettingsError
-from b2core.settings import DeprecatedSettingsWarning, forget_settings_files
+from b2core.settings import DeprecatedSettingsWarning
 
 KEY = "my_site_option"
 
@@ -269,7 +270,6 @@ def test_wrong_type_from_files_and_task_attributes_names_them(nested_cwd: Path, 
     with pytest.raises(SettingsError, match=f"'max_resubmissions' from {path}"):
         b2luigi.get_setting("max_resubmissions")
     user = write_settings(user_config, shell=["bash"])
-    forget_settings_files()  # files are re-read at most every RECHECK_SECONDS
     with pytest.raises(SettingsError, match=f"'shell' from {user}"):
         b2luigi.get_setting("shell")
 
@@ -357,3 +357,31 @@ def test_merged_dict_settings_are_typed_per_source() -> None:
 
     with pytest.raises(SettingsError, match="'farm_options' from attribute 'farm_options' of task Greedy"):
         get_merged_dict("farm_options", task=Greedy())
+
+
+@pytest.mark.parametrize("watch", ["inotify", "stat"])
+def test_settings_files_created_changed_or_removed_are_seen_by_the_very_next_lookup(
+    nested_cwd: Path, user_config: Path, monkeypatch: pytest.MonkeyPatch, watch: str
+) -> None:
+    """No delay: each change of a settings.json, at any level of the search path, shows at once.
+
+    Both ways of watching: inotify (Linux) and one stat() per folder (elsewhere, or without inotify).
+    """
+    if watch == "stat":
+        monkeypatch.setattr(settings_watch, "_libc_handle", [None])
+    assert b2luigi.get_setting(KEY, default="none") == "none"
+    parent = write_settings(nested_cwd.parent, **{KEY: "parent"})
+    assert b2luigi.get_setting(KEY) == "parent"
+    write_settings(user_config, other="user")  # a folder that did not exist yet
+    assert b2luigi.get_setting("other") == "user"
+    nearest = write_settings(nested_cwd, **{KEY: "nearest"})
+    assert b2luigi.get_setting(KEY) == "nearest"
+    for value in ("edited", "edit2"):  # rewritten in place, same size, right after the last read
+        with open(nearest, "r+") as f:
+            f.write(json.dumps({KEY: value}))
+            f.truncate()
+        assert b2luigi.get_setting(KEY) == value
+    nearest.unlink()
+    assert b2luigi.get_setting(KEY) == "parent"
+    parent.rename(nested_cwd.parent / "settings.json.off")
+    assert b2luigi.get_setting(KEY, default="none") == "none"

@@ -14,3 +14,10 @@ from luigi import task  # noqa: E402  (b2luigi.task is luigi's task module, e.g.
 from b2luigi import cli, core  # noqa: E402
 
 __all__ = [*_b2core_names, "cli", "core", "task"]
+
+
+def __getattr__(name: str) -> object:
+    """b2luigi.XRootDTarget, b2luigi.WebDAVSystem, ...: from the installed protocol plugin, on first use."""
+    import b2core
+
+    return getattr(b2core, name)

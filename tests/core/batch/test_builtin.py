@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -94,11 +95,56 @@ def test_a_job_ending_during_the_status_query_is_not_reported_killed(tmp_path: P
 
     exit_file = tmp_path / builtin.EXIT_CODE_FILE
 
-    def finishes_while_asked(pid: int) -> bool:
+    def finishes_while_asked(pid: int, started: int | None) -> bool:
         exit_file.write_text("0\n")
         return False
 
-    monkeypatch.setattr(builtin, "_alive", finishes_while_asked)
-    job_id = f"999999:{exit_file}"
+    monkeypatch.setattr(builtin, "is_running", finishes_while_asked)
+    job_id = f"999999:1:{tmp_path}"
     [status] = builtin.LocalBackend().query([job_id]).values()
     assert (status.state, status.exit_code) == (builtin.JobState.SUCCEEDED, 0)
+
+
+def test_restart_after_a_crash_while_submitting_finds_the_started_jobs(local_flow, wait) -> None:
+    """Killed between starting local jobs and recording their ids: the restart finds them, runs nothing twice."""
+    env = local_flow.env(SLEEP="20")  # still running when the restart looks
+    local_flow.start_and_kill(env)
+    # what a crash inside submit() leaves: the submissions recorded, their answer not
+    local_flow.sql("UPDATE jobs SET state = 'submitting', job_id = NULL WHERE task_id LIKE 'Writer%'")
+    run = local_flow.flow.run(env=env)
+    assert run.returncode == 0, run
+    assert local_flow.runs_per_task() == {0: 1, 1: 1, 2: 1}, run
+    assert local_flow.total() == sum(local_flow.values().values())
+
+
+def test_deleted_job_store_while_jobs_run_neither_duplicates_nor_reads_old_exit_codes(local_flow, wait) -> None:
+    """The restart adopts the jobs still running instead of starting them again, so the sum matches its inputs."""
+    env = local_flow.env(SLEEP="20")  # still running when the restart looks
+    local_flow.start_and_kill(env)
+    for path in local_flow.store().parent.glob("jobs.sqlite*"):
+        path.unlink()
+    run = local_flow.flow.run(env=env)
+    assert run.returncode == 0, run
+    wait(lambda: not local_flow.alive(), what="every writer job to end")
+    assert local_flow.runs_per_task() == {0: 1, 1: 1, 2: 1}, run
+    assert local_flow.total() == sum(local_flow.values().values())
+
+
+def test_a_recorded_pid_now_used_by_another_process_is_not_mistaken_for_the_job(local_flow, wait) -> None:
+    """Jobs killed with the steering process, their pids taken by an unrelated process: the restart reruns them."""
+    env = local_flow.env(SLEEP="60")
+    local_flow.start_and_kill(env)
+    local_flow.kill_jobs()
+    unrelated = subprocess.Popen(["sleep", "300"])
+    try:
+        local_flow.sql(
+            "UPDATE jobs SET job_id = ? || substr(job_id, instr(job_id, ':')) WHERE task_id LIKE 'Writer%'",
+            str(unrelated.pid),
+        )
+        run = local_flow.flow.run(env=local_flow.env(SLEEP="0"), timeout=120)
+    finally:
+        unrelated.kill()
+        unrelated.wait()
+    assert run.returncode == 0, run
+    assert local_flow.runs_per_task() == {0: 2, 1: 2, 2: 2}, run
+    assert local_flow.total() == sum(local_flow.values().values())

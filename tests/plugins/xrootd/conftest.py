@@ -7,17 +7,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "remote"))  # the shared scenarios
 pytest.register_assert_rewrite("remote_scenarios")
 
-from remote_scenarios import Protocol, RemoteWorkflow, free_port  # noqa: E402
+from remote_scenarios import PrivateServer, Protocol, flow, free_port, fs, launch  # noqa: E402
+
+__all__ = ["flow", "fs"]  # shared fixtures
 
 IMPORTS = "from b2core_xrootd import XRootDSystem as System, XRootDTarget as Target"
 
@@ -26,34 +26,6 @@ IMPORTS = "from b2core_xrootd import XRootDSystem as System, XRootDTarget as Tar
 def protocol(xrootd_server: str) -> Protocol:
     """Steering scripts' view of the real server."""
     return Protocol(imports=IMPORTS, server=xrootd_server)
-
-
-@pytest.fixture
-def fs(protocol: Protocol):
-    """An XRootDSystem on the real server, in this process."""
-    return protocol.file_system()
-
-
-@pytest.fixture
-def flow(tmp_path: Path, protocol: Protocol, fs) -> Iterator[RemoteWorkflow]:
-    """A steering-script folder whose outputs go below a fresh server folder, removed afterwards."""
-    workflow = RemoteWorkflow(tmp_path, protocol)
-    yield workflow
-    fs.remove(workflow.result_dir)
-
-
-@dataclass
-class PrivateServer:
-    """An xrootd daemon of one test, on its own port, that the test may stop."""
-
-    url: str
-    process: subprocess.Popen
-
-    def stop(self) -> None:
-        """Stop it as an administrator would (SIGTERM), waiting until it is gone."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -73,16 +45,13 @@ def private_xrootd(xrootd_server: str) -> Iterator[PrivateServer]:
         shutil.chown(folder, "nobody")
         for sub in ("data", "admin"):
             shutil.chown(f"{folder}/{sub}", "nobody")
-    process = subprocess.Popen(
-        ["xrootd", "-c", config, "-l", f"{folder}/xrootd.log", *user],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
+    answers = ["xrdfs", f"localhost:{port}", "query", "config", "version"]
+    server = launch(
+        ["xrootd", "-c", config, *user],
+        f"root://localhost:{port}",
+        lambda: subprocess.run(answers, capture_output=True).returncode == 0,
+        Path(folder) / "xrootd.log",
     )
-    server = PrivateServer(f"root://localhost:{port}", process)
-    deadline = time.monotonic() + 30
-    while subprocess.run(["xrdfs", f"localhost:{port}", "query", "config", "version"], capture_output=True).returncode:
-        assert process.poll() is None and time.monotonic() < deadline, Path(f"{folder}/xrootd.log").read_text()
-        time.sleep(0.1)
     yield server
     server.stop()
     shutil.rmtree(folder, ignore_errors=True)

@@ -67,3 +67,13 @@ def test_permission_denied_fails_at_once_naming_the_url(fs, folder, tmp_path: Pa
         fs.copy_file_to_remote(str(local), f"{folder}/locked/a.txt")
     assert f"root://localhost:1094/{folder}/locked/a.txt" in str(caught.value)
     assert "permission denied" in str(caught.value)
+
+
+def test_b2luigi_names_and_import_paths() -> None:
+    import b2luigi
+    from b2core_xrootd import XRootDSystem
+    from b2luigi.core.remote_target import RemoteTarget, xrootd
+
+    assert xrootd.XRootDSystem is XRootDSystem is b2core.XRootDSystem is b2luigi.XRootDSystem
+    assert xrootd.XRootDTarget is XRootDTarget is b2luigi.XRootDTarget
+    assert issubclass(XRootDTarget, RemoteTarget)

@@ -13,9 +13,12 @@ import sys
 import textwrap
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 RUN_TIMEOUT = 600  # only stops a hanging test; jobs may wait for a free CPU on the shared cluster
 
@@ -63,9 +66,15 @@ class MyNumberTask(b2luigi.Task):
     def output(self):
         yield self.add_to_output("output_file.txt")
 
+    def remove_output(self):
+        self._remove_output()
+
     def run(self):
         with open(self.get_output_file_name("output_file.txt"), "w") as f:
             f.write(f"{{self.some_parameter}}\\n")
+
+    def remove_output(self):  # --remove only touches tasks that opt in, as in b2luigi
+        self._remove_output()
 
 
 class MyAverageTask(b2luigi.Task):
@@ -79,6 +88,9 @@ class MyAverageTask(b2luigi.Task):
     def output(self):
         yield self.add_to_output("average.txt", Target, file_system=fs)
 
+    def remove_output(self):
+        self._remove_output()
+
     @b2luigi.on_temporary_files
     def run(self):
         names = self.get_input_file_names("output_file.txt")
@@ -86,6 +98,9 @@ class MyAverageTask(b2luigi.Task):
         numbers = [float(open(name).read()) for name in names]
         with open(self.get_output_file_name("average.txt"), "w") as f:
             f.write(f"{{sum(numbers) / len(numbers)}}\\n")
+
+    def remove_output(self):
+        self._remove_output()
 
 
 class WaitingTask(b2luigi.Task):
@@ -164,6 +179,20 @@ class RemoteWorkflow:
     def remote(self, relative: str) -> str:
         """The server path of an output below result_dir."""
         return f"{self.result_dir}/{relative}"
+
+
+@pytest.fixture
+def fs(protocol: Protocol) -> Any:
+    """The protocol's file system on its real server, in the test process."""
+    return protocol.file_system()
+
+
+@pytest.fixture
+def flow(tmp_path: Path, protocol: Protocol, fs: Any) -> Iterator[RemoteWorkflow]:
+    """A steering-script folder whose outputs go below a fresh server folder, removed afterwards."""
+    workflow = RemoteWorkflow(tmp_path, protocol)
+    yield workflow
+    fs.remove(workflow.result_dir)
 
 
 def show(result: subprocess.CompletedProcess) -> str:
@@ -271,6 +300,31 @@ def check_second_door(flow: RemoteWorkflow, fs: Any, dead: str) -> None:
     assert result.returncode == 0, show(result)
     with fs_open(fs, flow.remote("average.txt")) as stream:
         assert float(stream.read()) == 1.0
+
+
+@dataclass
+class PrivateServer:
+    """A storage daemon of one test, on its own port, that the test may stop."""
+
+    url: str
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        """Stop it as an administrator would (SIGTERM), waiting until it is gone."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def launch(argv: list[str], url: str, answers: Any, log: Path) -> PrivateServer:
+    """Start a private server and wait until answers() is true; its output goes to `log`."""
+    with open(log, "w") as stream:
+        process = subprocess.Popen(argv, stdout=stream, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not answers():
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    return PrivateServer(url, process)
 
 
 def free_port() -> int:

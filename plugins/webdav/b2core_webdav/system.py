@@ -1,0 +1,197 @@
+"""WebDAVSystem: the primitives of b2core's RemoteFileSystem as WebDAV requests over HTTPS, with X509."""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Mapping
+from urllib.parse import quote, unquote, urlsplit
+
+import requests
+import requests.adapters
+from b2core.errors import PermanentRemoteError, SettingsError, TransientRemoteError
+from b2core.remote import RemoteFileSystem, RemoteStat, RemoteTarget
+from b2core.settings import get_setting
+from b2core.settings_models import register_settings_model
+
+from b2core_webdav.settings import WebDAVSettings
+
+CHUNK = 1024 * 1024
+TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504, 507}
+DAV = "{DAV:}"
+# TLS failures that mean a refused or untrusted certificate (final), not a broken connection (retried)
+CREDENTIAL_PROBLEM = re.compile(r"CERTIFICATE|UNKNOWN_CA|HANDSHAKE_FAILURE|ACCESS_DENIED|KEY_VALUES_MISMATCH")
+PROPFIND_BODY = '<?xml version="1.0"?><propfind xmlns="DAV:"><prop><resourcetype/><getcontentlength/></prop></propfind>'
+
+register_settings_model(WebDAVSettings)  # its settings work even when the plugin hooks were not loaded
+
+
+def credential(name: str) -> str | None:
+    """An X509 location from the setting of that name, else from the environment variable."""
+    return get_setting(name, default=os.environ.get(name)) or None
+
+
+def digest_from_headers(headers: Mapping[str, str], algorithm: str) -> str | None:
+    """The checksum a server sent in an RFC 3230 `Digest` header (e.g. 'adler32=03da0195'), if any."""
+    for item in headers.get("Digest", "").split(","):
+        name, _, value = item.strip().partition("=")
+        if name.lower() == algorithm and value:
+            return value.lower()
+    return None
+
+
+class WebDAVSystem(RemoteFileSystem):
+    """A file system on WebDAV servers (https:// or davs:// doors) with X509 client certificates."""
+
+    checksum_algorithm = "adler32"
+    transfer_checks_size = True  # a PUT or GET with Content-Length fails if fewer bytes arrive
+
+    def url(self, path: str, door: str | None = None) -> str:
+        """https://host:port/path (davs:// spelled as https://, as servers expect)."""
+        base = door or self.server_path
+        if base.startswith("davs://"):
+            base = "https://" + base[len("davs://") :]
+        return f"{base}/{path.lstrip('/')}"
+
+    def _session(self) -> requests.Session:
+        """This process's session: a forked worker must not share its parent's TLS connections."""
+        pid, session = self.__dict__.get("_http", (None, None))
+        if pid != os.getpid():
+            proxy = credential("X509_USER_PROXY")
+            if proxy is None:
+                raise SettingsError(
+                    "WebDAVSystem needs an X509 proxy: set the setting or environment variable X509_USER_PROXY "
+                    "to the proxy file (e.g. /tmp/x509up_u$UID from voms-proxy-init)"
+                )
+            if not os.path.isfile(proxy):
+                raise SettingsError(f"X509_USER_PROXY names {proxy}, which is not a file")
+            session = requests.Session()
+            session.cert = proxy
+            cert_dir = credential("X509_CERT_DIR")
+            if cert_dir is not None:
+                if not os.path.isdir(cert_dir):
+                    raise SettingsError(f"X509_CERT_DIR names {cert_dir}, which is not a folder")
+                session.mount("https://", _GridCAAdapter(cert_dir))
+            self.__dict__["_http"] = (os.getpid(), session)
+        return session
+
+    def _request(
+        self, method: str, door: str, path: str, action: str, expect: tuple[int, ...], **kwargs: object
+    ) -> requests.Response:
+        """One request; network trouble and 5xx answers are transient, other failures permanent."""
+        url = quote(self.url(path, door), safe=":/=@+,~")
+        try:
+            response = self._session().request(method, url, timeout=get_setting("webdav_timeout"), **kwargs)
+        except requests.exceptions.SSLError as error:
+            # a refused client certificate shows as an alert, or (TLS 1.3) as the server hanging up
+            checked = f"X509_USER_PROXY={credential('X509_USER_PROXY')}, X509_CERT_DIR={credential('X509_CERT_DIR')}"
+            words = f"TLS failed: {_reason(error)} (check the credentials: {checked})"
+            error_class = PermanentRemoteError if CREDENTIAL_PROBLEM.search(str(error)) else TransientRemoteError
+            raise error_class(self.url(path, door), action, words) from None
+        except requests.exceptions.RequestException as error:
+            raise TransientRemoteError(self.url(path, door), action, _reason(error)) from None
+        if response.status_code in expect:
+            return response
+        status = f"{response.status_code} {response.reason}"
+        words = f"HTTP {status}: {_text_of(response).replace(status, '').strip() or '(no text)'}"
+        error_class = TransientRemoteError if response.status_code in TRANSIENT_STATUS else PermanentRemoteError
+        raise error_class(self.url(path, door), action, words)
+
+    def _propfind(self, door: str, path: str, depth: str, action: str) -> ElementTree.Element | None:
+        response = self._request(
+            "PROPFIND", door, path, action, (207, 404), data=PROPFIND_BODY, headers={"Depth": depth}
+        )
+        return None if response.status_code == 404 else ElementTree.fromstring(response.content)
+
+    def _stat(self, door: str, path: str) -> RemoteStat | None:
+        answer = self._propfind(door, path, "0", "check")
+        if answer is None:
+            return None
+        entry = answer.find(f"{DAV}response")
+        is_dir = entry is not None and entry.find(f".//{DAV}resourcetype/{DAV}collection") is not None
+        length = entry.findtext(f".//{DAV}getcontentlength") if entry is not None else None
+        return RemoteStat(size=int(length or 0), is_dir=is_dir)
+
+    def _upload(self, door: str, local_path: str, path: str) -> None:
+        with open(local_path, "rb") as stream:
+            response = self._request("PUT", door, path, "upload to", (200, 201, 204, 409), data=stream)
+        if response.status_code == 409:  # the folder is missing: create it (as XRootD does), then again
+            self._mkdir(door, os.path.dirname(path))
+            with open(local_path, "rb") as stream:
+                self._request("PUT", door, path, "upload to", (200, 201, 204), data=stream)
+
+    def _download(self, door: str, path: str, local_path: str) -> None:
+        response = self._request("GET", door, path, "download", (200,), stream=True)
+        with response, open(local_path, "wb") as stream:
+            for chunk in response.iter_content(CHUNK):
+                stream.write(chunk)
+
+    def _rename(self, door: str, path: str, dest: str) -> None:
+        headers = {"Destination": quote(self.url(dest, door), safe=":/=@+,~"), "Overwrite": "T"}
+        self._request("MOVE", door, path, f"move (to {dest})", (201, 204), headers=headers)
+
+    def _mkdir(self, door: str, path: str) -> None:
+        path = path.rstrip("/")
+        if not path:
+            return
+        response = self._request("MKCOL", door, path + "/", "create the folder", (201, 405, 409))
+        if response.status_code == 409:  # a parent is missing: create it, then this one
+            self._mkdir(door, os.path.dirname(path))
+            self._request("MKCOL", door, path + "/", "create the folder", (201, 405))
+
+    def _remove_file(self, door: str, path: str) -> None:
+        self._request("DELETE", door, path, "remove", (200, 204, 404))
+
+    def _remove_empty_dir(self, door: str, path: str) -> None:
+        self._request("DELETE", door, path.rstrip("/") + "/", "remove the folder", (200, 204, 404))
+
+    def _listdir(self, door: str, path: str) -> list[str]:
+        answer = self._propfind(door, path.rstrip("/") + "/", "1", "list")
+        if answer is None:
+            raise PermanentRemoteError(self.url(path, door), "list", "no such folder")
+        own = urlsplit(self.url(path, door)).path.rstrip("/")
+        names = []
+        for href in answer.iter(f"{DAV}href"):
+            entry = unquote(urlsplit(href.text or "").path).rstrip("/")
+            if entry != own:
+                names.append(entry.rsplit("/", 1)[-1])
+        return names
+
+    def _checksum(self, door: str, path: str) -> str | None:
+        response = self._request("HEAD", door, path, "checksum", (200,), headers={"Want-Digest": "adler32"})
+        return digest_from_headers(response.headers, "adler32")
+
+
+def _reason(error: Exception) -> str:
+    """The innermost words of a requests error: OpenSSL's or the socket's."""
+    text = str(error)
+    found = re.search(r"\[(?:SSL: |Errno )[^\]]+\][^'\"()]*", text)
+    return found.group(0).strip() if found else text
+
+
+def _text_of(response: requests.Response) -> str:
+    """The server's own words: the body without markup, shortened."""
+    text = re.sub(r"<[^>]+>", " ", response.text or "")
+    return " ".join(text.split())[:300]
+
+
+class _GridCAAdapter(requests.adapters.HTTPAdapter):
+    """Trust the grid CAs of X509_CERT_DIR in addition to requests' bundle (REQUESTS_CA_BUNDLE or certifi).
+
+    requests alone takes one or the other, and a REQUESTS_CA_BUNDLE in the environment silently wins
+    over a session's own choice; one SSL context with both avoids copying certificates around.
+    """
+
+    def __init__(self, cert_dir: str) -> None:
+        self.cert_dir = cert_dir
+        super().__init__()
+
+    def init_poolmanager(self, *args: object, **kwargs: object) -> None:
+        kwargs["ssl_context"] = ssl.create_default_context(capath=self.cert_dir)
+        super().init_poolmanager(*args, **kwargs)
+
+
+class WebDAVTarget(RemoteTarget):
+    """An output on a WebDAV server: ``add_to_output("f.root", WebDAVTarget, file_system=fs)``."""
