@@ -84,7 +84,8 @@ class Task(luigi.Task, metaclass=TaskRegister):
     ) -> dict[str, luigi.Target]:
         """Declare an output file; use as ``yield self.add_to_output("x.txt")`` in output()."""
         if kwargs:
-            return {output_file_name: self._get_output_file_target(output_file_name, target_class, result_dir, **kwargs)}
+            target = self._get_output_file_target(output_file_name, target_class, result_dir, **kwargs)
+            return {output_file_name: target}
         key = (self.task_id, output_file_name, target_class, result_dir)
         make = functools.partial(self._get_output_file_target, output_file_name, target_class, result_dir)
         return {output_file_name: remembered_target(key, make)}
