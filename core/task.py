@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from typing import Any
 
 import luigi
 from b2core import paths
+from b2core.output_memo import remembered_target
 from b2core.staging import active_staging
 from b2core.targets import LocalTarget
 
@@ -81,8 +83,19 @@ class Task(luigi.Task, metaclass=TaskRegister):
         **kwargs: Any,
     ) -> dict[str, luigi.Target]:
         """Declare an output file; use as ``yield self.add_to_output("x.txt")`` in output()."""
-        path = paths.output_file_name(self, output_file_name, result_dir=result_dir)
-        return {output_file_name: self._resolve_output_file_target(path, target_class, **kwargs)}
+        if kwargs:
+            target = self._get_output_file_target(output_file_name, target_class, result_dir, **kwargs)
+            return {output_file_name: target}
+        key = (self.task_id, output_file_name, target_class, result_dir)
+        make = functools.partial(self._get_output_file_target, output_file_name, target_class, result_dir)
+        return {output_file_name: remembered_target(key, make)}
+
+    def _get_output_file_target(
+        self, base_filename: str, target_class: type | None = None, result_dir: str | None = None, **kwargs: Any
+    ) -> luigi.Target:
+        """The target of one output file of this task (what add_to_output puts under its name)."""
+        path = paths.output_file_name(self, base_filename, result_dir=result_dir)
+        return self._resolve_output_file_target(path, target_class, **kwargs)
 
     def _resolve_output_file_target(self, path: str, target_class: type | None = None, **kwargs: Any) -> luigi.Target:
         """The target for an output path: target_class, else the setting default_task_target_class, else LocalTarget."""
