@@ -153,7 +153,11 @@ def run_luigi(roots: list[Any], batch_mode: bool, **kwargs: Any) -> bool:
     summary = failure_summary(tracker)
     if summary:
         print(summary, file=sys.stderr)
-    return result.status in (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY)
+    if result.status in (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY):
+        return True
+    # with a central scheduler, tasks another steering process ran count as "not run" here
+    shared = not kwargs.get("local_scheduler", True)
+    return shared and result.status == luigi.LuigiStatusCode.NOT_RUN and all(root.complete() for root in roots)
 
 
 def show_all_outputs(roots: list[Any]) -> None:
