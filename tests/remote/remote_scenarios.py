@@ -334,3 +334,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def check_b2luigi_methods(fs: Any, folder: str, local_folder: Path) -> None:
+    """b2luigi's RemoteFileSystem methods on one server folder: upload, list, move, download a tree, remove."""
+    local = local_folder / "a b.txt"
+    local.write_text("payload\n")
+    fs.copy_file_to_remote(str(local), f"{folder}/sub/a b.txt")  # missing folders are created
+    assert fs.exists(f"{folder}/sub/a b.txt") and fs.isdir(f"{folder}/sub")
+    assert fs.listdir(f"{folder}/sub") == [f"{folder}/sub/a b.txt"]
+    fs.move(f"{folder}/sub/a b.txt", f"{folder}/b.txt")
+    assert not fs.exists(f"{folder}/sub/a b.txt")
+    fs.copy_dir_from_remote(folder, str(local_folder / "copy"))
+    assert (local_folder / "copy" / "b.txt").read_text() == "payload\n"
+    fs.remove_dir(f"{folder}/sub")
+    assert not fs.exists(f"{folder}/sub")
+    assert temporaries(fs, folder) == []

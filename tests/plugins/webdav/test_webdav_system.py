@@ -10,6 +10,7 @@ import pytest
 from b2core.errors import PermanentRemoteError, SettingsError
 from b2core_webdav import WebDAVSystem
 from b2core_webdav.system import digest_from_headers
+from remote_scenarios import check_b2luigi_methods
 
 
 @pytest.fixture
@@ -20,17 +21,7 @@ def folder(fs):
 
 
 def test_b2luigi_methods_on_the_real_server(fs, folder, tmp_path: Path) -> None:
-    local = tmp_path / "a b.txt"
-    local.write_text("payload\n")
-    fs.copy_file_to_remote(str(local), f"{folder}/sub/a b.txt")  # missing folders are created
-    assert fs.exists(f"{folder}/sub/a b.txt") and fs.isdir(f"{folder}/sub")
-    assert fs.listdir(f"{folder}/sub") == [f"{folder}/sub/a b.txt"]
-    fs.move(f"{folder}/sub/a b.txt", f"{folder}/b.txt")
-    assert not fs.exists(f"{folder}/sub/a b.txt")
-    fs.copy_dir_from_remote(folder, str(tmp_path / "copy"))
-    assert (tmp_path / "copy" / "b.txt").read_text() == "payload\n"
-    fs.remove_dir(f"{folder}/sub")
-    assert not fs.exists(f"{folder}/sub")
+    check_b2luigi_methods(fs, folder, tmp_path)
 
 
 def test_a_missing_path_is_a_permanent_error_with_the_servers_words(fs, folder) -> None:
