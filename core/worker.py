@@ -103,6 +103,7 @@ class B2Worker(LinearWorker):
     def _create_task_process(self, task: Any) -> Any:
         try:
             backend = choose_backend(task, self.batch_mode)
+            engine = self._engine() if backend is not None else None
         except B2CoreError as error:
             return FailedTaskProcess(task, self._task_result_queue, str(error))
         if backend is None:
@@ -110,7 +111,7 @@ class B2Worker(LinearWorker):
             process.__class__ = StagedTaskProcess  # same state, staged run(); keeps luigi's construction
             self._watched.add(task.task_id)
             return process
-        process = BatchTaskProcess(task, backend, self._engine(), self._task_result_queue, self._config.timeout)
+        process = BatchTaskProcess(task, backend, engine, self._task_result_queue, self._config.timeout)
         if process.worker_timeout:
             self._watched.add(task.task_id)
         return process

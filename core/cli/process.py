@@ -109,8 +109,12 @@ def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_onl
 
     # with a central scheduler several steering processes share the job store: its grants keep tasks single
     shared = bool(central) or kwargs.get("local_scheduler") is False
-    with sigterm_as_interrupt(), workflow_lock(map_folder(get_setting("log_dir")), shared=shared):
-        success = run_luigi(roots, batch_mode=(batch or args.batch) and not (test or args.test), **kwargs)
+    log_dir = map_folder(get_setting("log_dir"))
+    batch_mode = (batch or args.batch) and not (test or args.test)
+    with sigterm_as_interrupt(), workflow_lock(log_dir, shared=shared):
+        if batch_mode:
+            check_job_store(log_dir)
+        success = run_luigi(roots, batch_mode=batch_mode, **kwargs)
     if not success:
         sys.exit(1)
     return True
@@ -126,6 +130,14 @@ def check_at_start() -> None:
     name = get_setting("batch_system")
     if name != AUTO and name not in installed_backends():
         raise B2CoreError(f"{unknown_backend_message(name)} (from {find_setting_source('batch_system')})")
+
+
+def check_job_store(log_dir: str) -> None:
+    """A damaged or unwritable job store fails the run at start, naming the file, not task by task."""
+    from b2core.batch.jobstore import JobStore
+    from b2core.batch.process import store_path
+
+    JobStore(store_path(log_dir)).close()
 
 
 def run_luigi(roots: list[Any], batch_mode: bool, **kwargs: Any) -> bool:
