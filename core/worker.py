@@ -94,6 +94,22 @@ class B2Worker(LinearWorker):
             )
         return super()._add_task(*args, **kwargs)
 
+    def _log_complete_error(self, task: Any, traceback: str) -> None:
+        """complete() or output() raised while scheduling: a failure of that task, counted and summarised."""
+        super()._log_complete_error(task, traceback)
+        self._scheduling_failed(task, "raised in complete() while scheduling", traceback)
+
+    def _log_dependency_error(self, task: Any, traceback: str) -> None:
+        """requires() raised while scheduling: as above."""
+        super()._log_dependency_error(task, traceback)
+        self._scheduling_failed(task, "raised in requires() while scheduling", traceback)
+
+    def _scheduling_failed(self, task: Any, where: str, traceback: str) -> None:
+        if self.tracker is not None:
+            last = traceback.strip().splitlines()[-1] if traceback.strip() else ""
+            text = last if last.startswith("b2core.errors.") else traceback
+            self.tracker.task_changed(task.task_id, task.get_task_family(), "FAILED", f"{where}: {text}")
+
     def _run_task(self, task_id: str) -> None:
         task = self._scheduled_tasks.get(task_id)
         if self.tracker is not None and task is not None:

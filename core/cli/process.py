@@ -9,7 +9,7 @@ from typing import Any
 
 import luigi
 from b2core.cli import arguments
-from b2core.cli.graph import dependants, walk
+from b2core.cli.graph import dependants, find_cycle, walk
 from b2core.errors import B2CoreError
 from b2core.execution import mark_in_job, run_in_job
 from b2core.processes import Terminated, sigterm_as_interrupt
@@ -162,7 +162,14 @@ def run_luigi(roots: list[Any], batch_mode: bool, **kwargs: Any) -> bool:
     summary = failure_summary(tracker)
     if summary:
         print(summary, file=sys.stderr)
-    return result.status in (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY)
+    success = result.status in (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY)
+    cycle = None if success else find_cycle(roots)
+    if cycle:
+        raise B2CoreError(
+            f"The tasks depend on each other in a cycle, so none of them can run: {' -> '.join(cycle)}; "
+            "break it in one of their requires()"
+        )
+    return success
 
 
 def show_all_outputs(roots: list[Any]) -> None:
