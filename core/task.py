@@ -167,9 +167,20 @@ class Task(luigi.Task, metaclass=TaskRegister):
         return targets
 
     def _get_output_target(self, key: str) -> luigi.Target:
-        for name, target in flatten_targets(self.output()):
-            if name == key:
-                return target
+        staging = active_staging(self)
+        if staging is not None:  # inside run(): output() is built once, so n outputs cost O(n), not O(n^2)
+            cached = self.__dict__.get("_b2core_output_index")
+            if cached is None or cached[0] is not staging:
+                index: dict[str, luigi.Target] = {}
+                for name, target in flatten_targets(self.output()):
+                    index.setdefault(name, target)
+                cached = self.__dict__["_b2core_output_index"] = (staging, index)
+            if key in cached[1]:
+                return cached[1][key]
+        else:
+            for name, target in flatten_targets(self.output()):
+                if name == key:
+                    return target
         raise KeyError(f"Task {self.task_id} has no output named {key!r}; declare it with add_to_output")
 
     def _remove_output(self, target_class: type | None = None, result_dir: str | None = None, **kwargs: Any) -> None:
