@@ -9,7 +9,8 @@ a task's run() writes one small output file):
 
 * 10,000 tasks with tasks_per_job=500, and 1,000 tasks with tasks_per_job=1 (one job per task, the
   path without packing) for the ratio of the time per task;
-* 100,000 tasks with tasks_per_job=5000: wall time, sbatch calls (counted by a PATH shim in front of
+* 100,000 branches of one workflow (b2core.Workflow) with tasks_per_job=5000: wall time, sbatch calls
+  (counted by a PATH shim in front of
   the real sbatch) and the steering process's peak RSS (from wait4);
 * overhead per packed task inside a job: one pack of the 10,000-task run is run again as a fresh
   pack job (outputs removed), and once with only its first task; (time(N) - time(1)) / (N - 1),
@@ -64,16 +65,42 @@ if __name__ == "__main__":
     b2luigi.process(All(), workers={count}, batch=True, log_level="WARNING")
 """
 
+BRANCHES = """
+import b2core as b2luigi
+
+
+class Trivial(b2luigi.Workflow, b2luigi.Task):
+    batch_system = "slurm"
+    slurm_settings = {{"export": "NONE", "ntasks": 1, "mem": "500MB"}}
+    tasks_per_job = {tasks_per_job}
+
+    def create_branch_map(self):
+        return dict.fromkeys(range({count}))
+
+    def output(self):
+        yield self.add_to_output("out.txt")
+
+    def run(self):
+        with open(self.get_output_file_name("out.txt"), "w") as f:
+            f.write("x")
+
+
+if __name__ == "__main__":
+    b2luigi.process(Trivial(), batch=True, log_level="WARNING")
+"""
+
 SBATCH_SHIM = """#!/bin/sh
 echo "$@" >> {log}
 exec {real} "$@"
 """
 
 
-def run_workflow(count: int, tasks_per_job: int, base: Path) -> dict[str, Any]:
-    """Run the steering script once; wall time, sbatch calls, steering peak RSS, exit code."""
+def run_workflow(count: int, tasks_per_job: int, base: Path, kind: str = "tasks") -> dict[str, Any]:
+    """Run the steering script once (tasks, or branches of one workflow); wall time, sbatch calls,
+    steering CPU and peak RSS, exit code."""
     folder = Path(tempfile.mkdtemp(prefix=f"b2pack-{count}-{tasks_per_job}-", dir=base))
-    (folder / "steering.py").write_text(STEERING.format(count=count, tasks_per_job=tasks_per_job))
+    template = BRANCHES if kind == "branches" else STEERING
+    (folder / "steering.py").write_text(template.format(count=count, tasks_per_job=tasks_per_job))
     shims = folder / "shims"
     shims.mkdir()
     calls = folder / "sbatch.log"
@@ -88,8 +115,9 @@ def run_workflow(count: int, tasks_per_job: int, base: Path) -> dict[str, Any]:
         process = subprocess.Popen([sys.executable, "steering.py"], cwd=folder, env=env, stdout=log, stderr=log)
         _, status, usage = os.wait4(process.pid, 0)
     wall = time.monotonic() - start
-    outputs = sum(1 for _ in folder.glob("number=*/out.txt"))
+    outputs = sum(1 for _ in folder.glob("*=*/out.txt"))
     return {
+        "kind": kind,
         "count": count,
         "tasks_per_job": tasks_per_job,
         "wall": wall,
@@ -150,13 +178,14 @@ def markdown(rows: list[dict[str, Any]], overhead: dict[str, Any], load: list[fl
         f"(`scripts/slurm-cluster.sh`), shared with other test runs (1-minute load average "
         f"{min(load):.1f} to {max(load):.1f} during the run).",
         "",
-        "| tasks | tasks_per_job | wall | per task | steering CPU | sbatch calls | steering peak RSS | all outputs |",
+        "| what | tasks_per_job | wall | per task | steering CPU | sbatch calls | steering peak RSS | all outputs |",
         "|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         complete = "yes" if r["outputs"] == r["count"] else "no"
         lines.append(
-            f"| {r['count']:,} | {r['tasks_per_job']:,} | {r['wall']:.1f} s | {r['wall'] / r['count'] * 1000:.2f} ms "
+            f"| {r['count']:,} {r['kind']} | {r['tasks_per_job']:,} | {r['wall']:.1f} s "
+            f"| {r['wall'] / r['count'] * 1000:.2f} ms "
             f"| {r['cpu']:.1f} s | {r['sbatch']} | {r['rss_mb']:.0f} MB | {complete} |"
         )
     lines.append("")
@@ -180,9 +209,9 @@ def markdown(rows: list[dict[str, Any]], overhead: dict[str, Any], load: list[fl
         targets.append(("10,000 tasks, tasks_per_job=500 < 60 s", f"{packed['wall']:.1f} s", packed["wall"] < 60))
     big = by.get((100_000, 5000))
     if big:
-        targets.append(("100,000 tasks, tasks_per_job=5000 < 5 min", f"{big['wall']:.0f} s", big["wall"] < 300))
-        targets.append(("100,000 tasks: at most 30 sbatch calls", str(big["sbatch"]), big["sbatch"] <= 30))
-        targets.append(("100,000 tasks: steering < 1.5 GB", f"{big['rss_mb']:.0f} MB", big["rss_mb"] < 1536))
+        targets.append(("100,000 branches, tasks_per_job=5000 < 5 min", f"{big['wall']:.0f} s", big["wall"] < 300))
+        targets.append(("100,000 branches: at most 30 sbatch calls", str(big["sbatch"]), big["sbatch"] <= 30))
+        targets.append(("100,000 branches: steering < 1.5 GB", f"{big['rss_mb']:.0f} MB", big["rss_mb"] < 1536))
     per_task = overhead["per_task_ms"]
     targets.append(("overhead per packed task < 5 ms (wall)", f"{per_task:.2f} ms", per_task < 5))
     lines += [f"| {name} | {value} | {'yes' if met else 'no'} |" for name, value, met in targets]
@@ -212,13 +241,14 @@ def main() -> None:
     if shutil.which("sbatch") is None:
         sys.exit("Slurm is not installed: run bash scripts/slurm-cluster.sh start (as root)")
     base = Path(tempfile.mkdtemp(prefix="b2pack-", dir=options.tmp_dir))
-    scenarios = [(200, 50), (20, 1)] if options.quick else [(10_000, 500), (options.single_count, 1)]
-    if not options.quick and not options.skip_100k:
-        scenarios.append((100_000, 5000))
+    scenarios = [(200, 50, "tasks"), (20, 1, "tasks"), (1000, 100, "branches")]
+    if not options.quick:
+        scenarios = [(10_000, 500, "tasks"), (options.single_count, 1, "tasks")]
+        scenarios += [] if options.skip_100k else [(100_000, 5000, "branches")]
     rows, load = [], []
-    for count, per_job in scenarios:
+    for count, per_job, kind in scenarios:
         load.append(os.getloadavg()[0])
-        row = run_workflow(count, per_job, base)
+        row = run_workflow(count, per_job, base, kind)
         print(json.dumps(row), flush=True)
         rows.append(row)
     overhead = packed_task_overhead(Path(rows[0]["folder"]))

@@ -13,6 +13,7 @@ from b2core.remote import RemoteFileSystem, RemoteTarget
 from b2core.settings import clear_setting, get_setting, set_setting, with_new_settings
 from b2core.targets import LocalTarget
 from b2core.task import ExternalTask, Task, WrapperTask
+from b2core.workflow import Workflow
 from luigi.util import copies
 
 # luigi's public names too, as b2luigi offers them, without shadowing b2core's own (Task, task, ...).
@@ -28,6 +29,7 @@ __all__ = [
     "RemoteFileSystem",
     "RemoteTarget",
     "Task",
+    "Workflow",
     "WrapperTask",
     "clear_setting",
     "copies",

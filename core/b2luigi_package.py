@@ -22,3 +22,19 @@ def refuse_real_b2luigi() -> None:
         "`b2luigi` package, so which one you get is an accident. b2core-b2luigi is installed instead of b2luigi, "
         "never beside it: run `pip uninstall b2luigi` and then `pip install --force-reinstall b2core-b2luigi`."
     )
+
+
+class MissingPluginError(B2CoreError, ImportError):
+    """A b2luigi module whose names a b2core plugin implements was imported without that plugin."""
+
+
+def require_plugin(package: str, distribution: str, module: str) -> None:
+    """Stop the import of a b2luigi module with the pip command when the plugin implementing it is missing."""
+    try:
+        importlib.import_module(package)
+    except ModuleNotFoundError as error:
+        if error.name != package:
+            raise
+        raise MissingPluginError(
+            f"{module} is implemented by the plugin {distribution}, which is not installed: pip install {distribution}"
+        ) from None

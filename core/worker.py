@@ -18,6 +18,7 @@ from b2core.progress import ProgressTracker
 from b2core.scheduling import LinearWorker
 from b2core.scheduling import WorkerSchedulerFactory as LinearWorkerSchedulerFactory
 from b2core.settings import get_setting
+from b2core.workflow import WorkflowProcess, is_workflow_task
 from luigi.scheduler import FAILED
 
 logger = logging.getLogger("b2core")
@@ -118,6 +119,8 @@ class B2Worker(LinearWorker):
 
     def _create_task_process(self, task: Any) -> Any:
         try:
+            if is_workflow_task(task):
+                return self._workflow_process(task)
             backend = choose_backend(task, self.batch_mode)
             engine = self._engine() if backend is not None else None
         except B2CoreError as error:
@@ -131,6 +134,13 @@ class B2Worker(LinearWorker):
         if process.worker_timeout:
             self._watched.add(task.task_id)
         return process
+
+    def _workflow_process(self, task: Any) -> WorkflowProcess:
+        """A whole branch workflow: its branches go to the engine (or, run locally, back to luigi)."""
+        branches = task.branch_tasks()
+        backend = choose_backend(branches[0], self.batch_mode) if branches else None
+        self._watched.add(task.task_id)
+        return WorkflowProcess(task, self._task_result_queue, self._engine() if backend else None, backend)
 
     def _purge_children(self) -> None:
         """luigi asks every running task after each result, O(n) each time; a batch job is only looked at
@@ -167,7 +177,9 @@ class B2Worker(LinearWorker):
         if self.engine is not None:
             if kind is not None:
                 self._stop_jobs(interrupted=issubclass(kind, KeyboardInterrupt))
-            self._running_tasks = {k: p for k, p in self._running_tasks.items() if not isinstance(p, BatchTaskProcess)}
+            self._running_tasks = {
+                k: p for k, p in self._running_tasks.items() if not isinstance(p, BatchTaskProcess | WorkflowProcess)
+            }
         try:
             return super().__exit__(kind, value, traceback)
         finally:

@@ -60,6 +60,9 @@ class BatchBackend(ABC):
 
     name: ClassVar[str] = ""
     settings_model: ClassVar[type[BaseModel] | None] = None
+    #: False when a job id means nothing to a new instance (jobs known only in memory): a restart then
+    #: submits such a task again instead of re-attaching to the earlier run's job
+    reattachable: ClassVar[bool] = True
     #: False for backends whose jobs must stay one task each (the tasks_per_job setting is then ignored)
     packs_tasks: ClassVar[bool] = True
 

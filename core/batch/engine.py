@@ -18,8 +18,8 @@ from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.batch.commands import CommandRunner
 from b2core.batch.containment import cancel_each, is_lost_unobserved, query_each
 from b2core.batch.jobstore import ACTIVE_STATES, JobRecord, JobStore, now
-from b2core.batch.packing import PackFilling, PackingBackend, pack_size
-from b2core.batch.wrapper import log_paths, write_wrapper
+from b2core.batch.packing import PackFilling, PackingBackend, pack_size, task_wrapper
+from b2core.batch.wrapper import log_paths
 from b2core.errors import BatchCommandError, PermanentBatchError
 from b2core.paths import task_file_dir
 from b2core.plugins import backend_class, plugin_manager
@@ -101,7 +101,15 @@ class BatchEngine:
         if previous and previous.state == "submitting" and previous.backend == backend_name:
             previous.job_id = self._lost_submission(backend, previous)
         if previous and previous.state in ACTIVE_STATES and previous.job_id and previous.backend == backend_name:
-            return self._reattach(task, backend, previous)
+            if backend.reattachable:
+                return self._reattach(task, backend, previous)
+            logger.warning(
+                "An earlier run left job %s of task %s on %s, which cannot re-attach to it; submitting again "
+                "(check for a duplicate job)",
+                previous.job_id,
+                task.task_id,
+                backend_name,
+            )
         attempt = previous.attempt + 1 if previous else 1
         job = TrackedJob(task, backend_name, self._spec(task, backend, attempt))
         self._queue(job)
@@ -136,7 +144,7 @@ class BatchEngine:
         return JobSpec(
             task_id=task.task_id,
             family=task.get_task_family(),
-            wrapper=write_wrapper(task),
+            wrapper=task_wrapper(backend, task),
             stdout=stdout,
             stderr=stderr,
             log_dir=stdout.parent,
@@ -202,7 +210,7 @@ class BatchEngine:
         for job in jobs:
             groups[backend.group_key(job.spec)].append(job)
         for group in groups.values():
-            size = get_setting("max_array_size") * pack_size(backend, group[0].spec)
+            size = get_setting("max_array_size") * pack_size(backend, group[0].task)
             for start in range(0, len(group), size):
                 self._submit_chunk(backend, group[start : start + size])
 

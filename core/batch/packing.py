@@ -30,9 +30,17 @@ from b2core.batch.packrunner import (
     cancelled_tasks,
     finished_tasks,
 )
-from b2core.batch.wrapper import job_command, render_wrapper, task_spec_path, wrapped_command, write_executable
+from b2core.batch.wrapper import (
+    job_command,
+    render_wrapper,
+    task_spec_path,
+    wrapped_command,
+    write_executable,
+    write_task_spec,
+    write_wrapper,
+)
 from b2core.grouping import chunk_key, chunk_log_dir, grouping_size
-from b2core.paths import map_folder
+from b2core.paths import map_folder, task_file_dir
 from b2core.settings import get_setting
 
 PACKS_DIR = ".packs"
@@ -59,14 +67,21 @@ class PackedId:
         return PackedId(match[1], int(match[2]), Path(match[3])) if match else None
 
 
-def pack_size(backend: BatchBackend, spec: JobSpec) -> int:
+def pack_size(backend: BatchBackend, task: Any) -> int:
     """How many tasks like this one share a job on this backend (1: no packing); grouped parameters
     (b2luigi's max_grouping_size) take precedence over tasks_per_job."""
-    if spec.task is None or not backend.packs_tasks:
+    if task is None or not backend.packs_tasks:
         return 1
-    return (
-        grouping_size(spec.task) if grouping_size(spec.task) > 1 else int(get_setting("tasks_per_job", task=spec.task))
-    )
+    grouped = grouping_size(task)
+    return grouped if grouped > 1 else int(get_setting("tasks_per_job", task=task))
+
+
+def task_wrapper(backend: BatchBackend, task: Any) -> Path:
+    """A task's job wrapper; a packed task's job is its pack's, so it only needs its task.json."""
+    if pack_size(backend, task) > 1:
+        write_task_spec(task)
+        return Path(task_file_dir(task)) / "executable_wrapper.sh"
+    return write_wrapper(task)
 
 
 def pack_wrapper(task: Any, pack_id: str, manifest: Path) -> str:
@@ -88,6 +103,7 @@ class PackingBackend(BatchBackend):
         self.name = inner.name  # type: ignore[misc]  # the wrapped backend's name, per instance
         self.settings_model = inner.settings_model  # type: ignore[misc]
         self.packs_tasks = inner.packs_tasks  # type: ignore[misc]
+        self.reattachable = inner.reattachable  # type: ignore[misc]
         self._keys: dict[tuple[str, int], Hashable] = {}
 
     def __getattr__(self, name: str) -> Any:
@@ -103,7 +119,7 @@ class PackingBackend(BatchBackend):
         if key is not None:
             return key
         key = self.inner.group_key(spec)
-        size = pack_size(self, spec)
+        size = pack_size(self, spec.task)
         if size > 1:
             chunk = chunk_key(spec.task) if grouping_size(spec.task) > 1 else None
             key = (key, size, pack_signature(spec.task), chunk)
@@ -112,7 +128,7 @@ class PackingBackend(BatchBackend):
 
     def submit(self, specs: Sequence[JobSpec]) -> list[str]:
         """Submit packs of tasks_per_job tasks as one job each; one id per task, in order."""
-        size = pack_size(self, specs[0])
+        size = pack_size(self, specs[0].task)
         if size == 1:
             return self.inner.submit(specs)
         for spec in specs:
@@ -252,7 +268,7 @@ class PackFilling:
 
     def queued(self, backend: BatchBackend, spec: JobSpec) -> None:
         """A task joined the backend's pending list."""
-        size = pack_size(backend, spec)
+        size = pack_size(backend, spec.task)
         if size > 1:
             self.grown[(backend.name, backend.group_key(spec))] = self.clock()
             self.largest[backend.name] = max(self.largest[backend.name], size)
@@ -275,7 +291,7 @@ class PackFilling:
         largest = 1
         current = self.clock()
         for key, group in groups.items():
-            size = pack_size(backend, group[0].spec)
+            size = pack_size(backend, group[0].spec.task)
             quiet = current - self.grown.get((name, key), 0.0) >= get_setting("pack_wait", task=group[0].task)
             if size == 1 or quiet:
                 leave += group

@@ -19,6 +19,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-runner", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--task-id", default="", help=argparse.SUPPRESS)
     p.add_argument("--task-spec", default="", help=argparse.SUPPRESS)
+    p.add_argument("--branch", type=int, default=None, help="Run only this branch of the workflow.")
+    p.add_argument("--branches", default="", help="Run only these branches of the workflow, e.g. 0-9,20.")
     p.add_argument("--workers", type=int, default=None, help="How many tasks run (or jobs are in flight) at once.")
     p.add_argument("--scheduler-host", default=None, help="Use luigi's central scheduler on this host.")
     p.add_argument("--scheduler-port", type=int, default=0, help="Port of luigi's central scheduler.")

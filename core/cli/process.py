@@ -15,6 +15,7 @@ from b2core.execution import mark_in_job, run_in_job
 from b2core.processes import Terminated, sigterm_as_interrupt
 from b2core.settings_models import validate_all_sources
 from b2core.task import flatten_targets
+from b2core.workflow import with_branch_flags
 
 _called = False
 
@@ -77,6 +78,7 @@ def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_onl
             raise B2CoreError("--batch-runner needs --task-id")
         run_in_job(roots, args.task_id, args.task_spec or None)
         return True
+    roots = with_branch_flags(roots, args.branch, args.branches)
     if show_output or args.show_output:
         show_all_outputs(roots)
         return True

@@ -39,6 +39,9 @@ class RemoteFileSystem(luigi.target.FileSystem):
 
     #: the algorithm of the server's ``_checksum`` answers (e.g. "adler32"), None if it offers none
     checksum_algorithm: ClassVar[str | None] = None
+    #: True when a transfer that succeeded cannot have moved fewer bytes (HTTP's Content-Length), so
+    #: the size needs no extra request afterwards
+    transfer_checks_size: ClassVar[bool] = False
 
     def __init__(self, server_path: str | Sequence[str]) -> None:
         doors = [server_path] if isinstance(server_path, str) else list(server_path)
@@ -194,12 +197,13 @@ class RemoteFileSystem(luigi.target.FileSystem):
 
     def _verify(self, door: str, path: str, local_path: str, action: str) -> None:
         """Compare size, and the checksum where the server offers one; a mismatch is retried."""
-        stat = self._stat(door, path)
-        size = os.path.getsize(local_path)
-        if stat is None or stat.size != size:
-            found = "no file" if stat is None else f"{stat.size} bytes"
-            problem = f"size differs: local {size} bytes, server {found}"
-            raise TransientRemoteError(self.url(path, door), action, problem)
+        if not self.transfer_checks_size:
+            stat = self._stat(door, path)
+            size = os.path.getsize(local_path)
+            if stat is None or stat.size != size:
+                found = "no file" if stat is None else f"{stat.size} bytes"
+                problem = f"size differs: local {size} bytes, server {found}"
+                raise TransientRemoteError(self.url(path, door), action, problem)
         if self.checksum_algorithm is None or not get_setting("remote_verify_checksums"):
             return
         remote = self._checksum(door, path)

@@ -61,6 +61,29 @@ if __name__ == "__main__":
 """
 
 
+BRANCHES = """
+import b2core as b2luigi
+
+
+class Chars(b2luigi.Workflow, b2luigi.Task):
+    tasks_per_job = 5
+
+    def create_branch_map(self):
+        return {{number: chr(97 + number) for number in range({count})}}
+
+    def output(self):
+        yield self.add_to_output("char.txt")
+
+    def run(self):
+        with open(self.get_output_file_name("char.txt"), "w") as f:
+            f.write(self.branch_data)
+
+
+if __name__ == "__main__":
+{settings}    b2luigi.process(Chars(), workers=2)
+"""
+
+
 def attempts(cluster: Cluster) -> dict[int, int]:
     """Highest attempt per task number."""
     result: dict[int, int] = {}
@@ -168,3 +191,17 @@ class PackingConformance:
         assert "did not succeed" in (logs / "number=grouped_0_1_2_3" / "Packed" / "stderr").read_text()
         assert (logs / "number=grouped_2" / "Packed" / "stdout").exists(), "the failed task alone, resubmitted"
         assert (logs / "number=1" / "Packed" / "stdout").exists(), "each task keeps its own logs"
+
+    def test_branch_workflow_runs_the_branches_asked_for_in_packs(self, cluster: Cluster) -> None:
+        """--branches 0-3,7 of a 12-branch workflow: one luigi task, its 5 branches in one pack; --branch 9 one."""
+        script = cluster.steering(BRANCHES, count=12)
+        result = cluster.run(script, "--branches", "0-3,7", timeout=self.timeout)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+        written = {p.parent.name: p.read_text() for p in cluster.folder.glob("branch=*/char.txt")}
+        assert written == {f"branch={n}": chr(97 + n) for n in (0, 1, 2, 3, 7)}
+        assert "1 ran successfully" in result.stdout + result.stderr, "the workflow is one task for luigi"
+        assert len(packs(cluster)) == 1 and len(manifest(packs(cluster)[0])) == 5
+        result = cluster.run(script, "--branch", "9", timeout=self.timeout)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+        assert (cluster.folder / "branch=9" / "char.txt").read_text() == "j"
+        assert len(cluster.job_store()) == 6

@@ -66,6 +66,9 @@ class MyNumberTask(b2luigi.Task):
     def output(self):
         yield self.add_to_output("output_file.txt")
 
+    def remove_output(self):
+        self._remove_output()
+
     def run(self):
         with open(self.get_output_file_name("output_file.txt"), "w") as f:
             f.write(f"{{self.some_parameter}}\\n")
@@ -81,6 +84,9 @@ class MyAverageTask(b2luigi.Task):
 
     def output(self):
         yield self.add_to_output("average.txt", Target, file_system=fs)
+
+    def remove_output(self):
+        self._remove_output()
 
     @b2luigi.on_temporary_files
     def run(self):

@@ -107,7 +107,7 @@ class Gbasf2Backend(BatchBackend):
         if not get_setting("gbasf2_custom_steering_file", default="", task=task) and not hasattr(task, "create_path"):
             raise SettingsError(
                 f"Task {task.task_id} runs on gbasf2 but has no create_path() returning a basf2 path; derive it "
-                "from b2core_gbasf2.Basf2PathTask or set gbasf2_custom_steering_file."
+                "from b2core_basf2.Basf2PathTask or set gbasf2_custom_steering_file."
             )
         if group != get_setting("gbasf2_proxy_group") and any(
             isinstance(target, Gbasf2GridProjectTarget) for _, target in flatten_targets(task.output())

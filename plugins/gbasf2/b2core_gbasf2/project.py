@@ -19,6 +19,7 @@ from b2core.errors import SettingsError
 from b2core.paths import map_folder
 from b2core.settings import get_setting
 from b2core.settings_models import register_settings_model
+from b2core_basf2.utils import basf2_release as release_set_up_here
 
 from b2core_gbasf2.settings import Gbasf2Settings
 
@@ -90,21 +91,13 @@ def input_options(task: Any) -> list[str]:
 
 def basf2_release(task: Any) -> str:
     """gbasf2_release, else the release set up here ($BELLE2_RELEASE, else basf2.version)."""
-    release = get_setting("gbasf2_release", default="", task=task)
-    if release:
-        return release
-    release = os.environ.get("BELLE2_RELEASE", "")
-    if release and release != "head":
-        return release
-    try:
-        from basf2 import version
-
-        return version.get_version()
-    except ImportError:
+    release = get_setting("gbasf2_release", default="", task=task) or release_set_up_here()
+    if not release:
         raise SettingsError(
             f"Task {task.task_id}: no basf2 release is set up here (no BELLE2_RELEASE, no basf2 module); set "
             "gbasf2_release to the release the grid jobs should use."
-        ) from None
+        )
+    return release
 
 
 def sandbox_files(task: Any) -> list[str]:
@@ -209,7 +202,7 @@ def pickle_basf2_path(task: Any, destination: Path) -> None:
     if not hasattr(task, "create_path"):
         raise SettingsError(
             f"Task {task.task_id} runs on gbasf2 but has no create_path() returning a basf2 path; derive it from "
-            "b2core_gbasf2.Basf2PathTask or set gbasf2_custom_steering_file."
+            "b2core_basf2.Basf2PathTask or set gbasf2_custom_steering_file."
         )
     import basf2
     from basf2 import pickle_path

@@ -46,6 +46,7 @@ class WebDAVSystem(RemoteFileSystem):
     """A file system on WebDAV servers (https:// or davs:// doors) with X509 client certificates."""
 
     checksum_algorithm = "adler32"
+    transfer_checks_size = True  # a PUT or GET with Content-Length fails if fewer bytes arrive
 
     def url(self, path: str, door: str | None = None) -> str:
         """https://host:port/path (davs:// spelled as https://, as servers expect)."""
@@ -84,11 +85,11 @@ class WebDAVSystem(RemoteFileSystem):
         try:
             response = self._session().request(method, url, timeout=get_setting("webdav_timeout"), **kwargs)
         except requests.exceptions.SSLError as error:
-            if not CREDENTIAL_PROBLEM.search(str(error)):
-                raise TransientRemoteError(self.url(path, door), action, f"TLS failed: {_reason(error)}") from None
+            # a refused client certificate shows as an alert, or (TLS 1.3) as the server hanging up
             checked = f"X509_USER_PROXY={credential('X509_USER_PROXY')}, X509_CERT_DIR={credential('X509_CERT_DIR')}"
             words = f"TLS failed: {_reason(error)} (check the credentials: {checked})"
-            raise PermanentRemoteError(self.url(path, door), action, words) from None
+            error_class = PermanentRemoteError if CREDENTIAL_PROBLEM.search(str(error)) else TransientRemoteError
+            raise error_class(self.url(path, door), action, words) from None
         except requests.exceptions.RequestException as error:
             raise TransientRemoteError(self.url(path, door), action, _reason(error)) from None
         if response.status_code in expect:

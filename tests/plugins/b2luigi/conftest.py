@@ -12,3 +12,4 @@ _spec.loader.exec_module(core_fixtures)
 
 in_process_folders = core_fixtures.in_process_folders
 workflow = core_fixtures.workflow
+wait = core_fixtures.wait

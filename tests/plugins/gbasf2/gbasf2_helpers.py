@@ -13,7 +13,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[3]
 STANDIN = REPO / "tests" / "standins" / "gbasf2"
-BASF2_PYTHON = STANDIN / "python"
+BASF2_PYTHON = REPO / "tests" / "standins" / "basf2" / "python"
 
 if str(STANDIN) not in sys.path:
     sys.path.insert(0, str(STANDIN))

@@ -57,7 +57,7 @@ MAX_PROJECT_NAME = 32
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STANDIN_ROOT = PACKAGE_DIR.parent  # tests/standins/gbasf2
-BASF2_PYTHON_DIR = STANDIN_ROOT / "python"
+BASF2_PYTHON_DIR = STANDIN_ROOT.parent / "basf2" / "python"  # the stand-in basf2 shared with b2core-basf2
 BIN_DIR = STANDIN_ROOT / "bin"
 
 try:  # the shared helper of the stand-ins (call log, state dir), owned by the batch stand-ins

@@ -2,9 +2,10 @@
 
 Only what b2core's gbasf2 and basf2 plugins need: build a path of modules with
 parameters, pickle it together with variable aliases, global tags and the log
-level, restore it in a steering file and "process" it, which writes small fake
-ROOT files (``basf2.read_fake_root`` reads them back). Put
-``tests/standins/gbasf2/python`` on ``PYTHONPATH`` to use it.
+level, restore it in a steering file and "process" it, which writes small ROOT
+files with ROOT's real key layout (``basf2.read_fake_root`` reads their payload
+back). Put ``tests/standins/basf2/python`` on ``PYTHONPATH`` to use it; the
+stand-in ``hadd``/``b2file-merge`` are in ``tests/standins/basf2/bin``.
 """
 
 from . import pickle_path, version
@@ -13,7 +14,6 @@ from ._core import (
     B2FATAL,
     B2INFO,
     B2WARNING,
-    FAKE_ROOT_MAGIC,
     LogLevel,
     Module,
     ModuleParamInfo,
@@ -30,6 +30,7 @@ from ._core import (
     set_log_level,
     set_random_seed,
     statistics,
+    write_fake_root,
 )
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
     "B2FATAL",
     "B2INFO",
     "B2WARNING",
-    "FAKE_ROOT_MAGIC",
     "LogLevel",
     "Module",
     "ModuleParamInfo",
@@ -56,4 +56,5 @@ __all__ = [
     "set_random_seed",
     "statistics",
     "version",
+    "write_fake_root",
 ]

@@ -3,20 +3,18 @@
 This is not basf2. It models only what b2core needs to build, pickle, restore
 and "process" a path: module types and parameters, sub-paths and conditions,
 the log level, global tags and variable aliases. ``process()`` writes small
-fake ROOT files for every output module (see ``FAKE_ROOT_MAGIC``).
+ROOT files for every output module (see ``_rootfile``).
 """
 
 from __future__ import annotations
 
 import enum
-import json
 import os
 import sys
 import time
 from typing import Any
 
-#: first bytes of every file written by the stand-in ``process()``; real ROOT files start with b"root"
-FAKE_ROOT_MAGIC = b"root\x00b2core-standin\n"
+from . import _rootfile
 
 #: module type -> (file name parameter, default file name, default tree name)
 OUTPUT_MODULES: dict[str, tuple[str, str, str | None]] = {
@@ -284,23 +282,14 @@ def _flatten(path: Path) -> list[Module]:
     return result
 
 
-def _write_fake_root(filename: str, payload: dict[str, Any]) -> None:
-    directory = os.path.dirname(filename)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    with open(filename, "wb") as fobj:
-        fobj.write(FAKE_ROOT_MAGIC)
-        fobj.write(json.dumps(payload, indent=1, sort_keys=True, default=str).encode())
-        fobj.write(b"\n")
-
-
 def read_fake_root(filename: str) -> dict[str, Any]:
-    """Read back a file written by the stand-in ``process()`` (for tests)."""
-    with open(filename, "rb") as fobj:
-        data = fobj.read()
-    if not data.startswith(FAKE_ROOT_MAGIC):
-        raise ValueError(f"{filename} is not a b2core stand-in ROOT file")
-    return json.loads(data[len(FAKE_ROOT_MAGIC) :].decode())
+    """Read back the payload of a file written by the stand-in ``process()`` or merge tools (for tests)."""
+    return _rootfile.read_payload(filename)
+
+
+def write_fake_root(filename: str, payload: dict[str, Any]) -> None:
+    """Write a stand-in ROOT file whose top directory lists the payload's ``keys``."""
+    _rootfile.write(filename, [(k["class"], k["name"]) for k in payload["keys"]], payload)
 
 
 def process(path: Path, max_event: int = 0, calculateStatistics: bool = False) -> None:
@@ -369,7 +358,7 @@ def process(path: Path, max_event: int = 0, calculateStatistics: bool = False) -
     from .version import get_version
 
     for filename, entry in outputs.items():
-        _write_fake_root(
+        write_fake_root(
             filename,
             {
                 "format": "b2core-basf2-standin-root/1",

@@ -1,0 +1,227 @@
+"""Remote targets against the servers' own command-line clients, in one run, on the real test servers.
+
+Usage (the servers of scripts/xrootd-server.sh and scripts/webdav-server.sh must run)::
+
+    .venv/bin/python benchmarks/remote.py            # 1 file of 1 GB, 1,000 files of 10 kB; writes docs/benchmarks.md
+    .venv/bin/python benchmarks/remote.py --quick    # 100 MB and 100 files, writes nothing
+
+For each protocol, the same files go up and down through b2core's file system (what a task's
+outputs and on_temporary_files inputs use: temporary name, size + checksum check, server-side
+rename; downloads verified) and through the server's own client in the same run: xrdcp for XRootD
+(one call per file, and one recursive `xrdcp -r` for the small files), curl for WebDAV (one curl
+process for all small files, reusing its connection). Ratios: throughput of b2core against the
+client for the large file (goal >= 90%), time of b2core against the client for the small ones
+(goal <= 2x). Nothing here is part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DOCS = HERE.parent / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- begin remote -->", "<!-- end remote -->"
+PKI = Path("/var/lib/b2core-webdav/pki")
+XROOTD = "root://localhost:1094"
+WEBDAV = "https://localhost:8443"
+SMALL_SIZE = 10_000
+
+
+def timed(action: Callable[[], Any]) -> float:
+    """Wall-clock seconds of one call."""
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def run(argv: list[str]) -> None:
+    """Run a client command; its failure stops the benchmark."""
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+
+
+def make_files(folder: Path, big_mb: int, small: int) -> tuple[Path, Path]:
+    """One big file of random bytes and a folder of small ones."""
+    big = folder / "big.bin"
+    with open(big, "wb") as stream:
+        for _ in range(big_mb):
+            stream.write(os.urandom(1024 * 1024))
+    smalls = folder / "small"
+    smalls.mkdir()
+    for i in range(small):
+        (smalls / f"f{i:04d}.bin").write_bytes(os.urandom(SMALL_SIZE))
+    return big, smalls
+
+
+def through_targets(fs: Any, big: Path, smalls: Path, remote: str, local: Path) -> dict[str, float]:
+    """Up and down through b2core's remote file system."""
+    names = sorted(p.name for p in smalls.iterdir())
+    fs.mkdir(f"{remote}/small")
+    (local / "small").mkdir(parents=True)
+    return {
+        "big up": timed(lambda: fs.copy_file_to_remote(str(big), f"{remote}/big.bin", force=True)),
+        "big down": timed(lambda: fs.copy_file_from_remote(f"{remote}/big.bin", str(local / "big.bin"))),
+        "small up": timed(
+            lambda: [fs.copy_file_to_remote(str(smalls / n), f"{remote}/small/{n}", force=True) for n in names]
+        ),
+        "small down": timed(
+            lambda: [fs.copy_file_from_remote(f"{remote}/small/{n}", str(local / "small" / n)) for n in names]
+        ),
+    }
+
+
+def through_xrdcp(big: Path, smalls: Path, remote: str, local: Path) -> dict[str, dict[str, float]]:
+    """Up and down with xrdcp: per file, and the small folder in one recursive call."""
+    names = sorted(p.name for p in smalls.iterdir())
+    (local / "small").mkdir(parents=True)
+    url = f"{XROOTD}/{remote}"
+    per_file = {
+        "big up": timed(lambda: run(["xrdcp", "-f", "-s", str(big), f"{url}/big.bin"])),
+        "big down": timed(lambda: run(["xrdcp", "-f", "-s", f"{url}/big.bin", str(local / "big.bin")])),
+        "small up": timed(lambda: [run(["xrdcp", "-f", "-s", str(smalls / n), f"{url}/small/{n}"]) for n in names]),
+        "small down": timed(
+            lambda: [run(["xrdcp", "-f", "-s", f"{url}/small/{n}", str(local / "small" / n)]) for n in names]
+        ),
+    }
+    (local / "recursive").mkdir()
+    recursive = {
+        "small up": timed(lambda: run(["xrdcp", "-f", "-s", "--path", "-r", str(smalls), f"{url}/recursive/"])),
+        "small down": timed(
+            lambda: run(["xrdcp", "-f", "-s", "-r", f"{url}/recursive/small", str(local / "recursive")])
+        ),
+    }
+    return {"xrdcp": per_file, "xrdcp -r": recursive}
+
+
+def through_curl(big: Path, smalls: Path, remote: str, local: Path) -> dict[str, dict[str, float]]:
+    """Up and down with curl, the small files in one curl process each way (one connection)."""
+    names = sorted(p.name for p in smalls.iterdir())
+    (local / "small").mkdir(parents=True)
+    curl = ["curl", "-sfS", "--cert", str(PKI / "x509up"), "--capath", str(PKI / "certificates")]
+    url = f"{WEBDAV}{remote}"
+    for folder in ("", "/small"):
+        run([*curl, "-X", "MKCOL", f"{url}{folder}/"])
+    up = local / "up.cfg"
+    up.write_text("".join(f'upload-file = "{smalls / n}"\nurl = "{url}/small/{n}"\n' for n in names))
+    down = local / "down.cfg"
+    down.write_text("".join(f'url = "{url}/small/{n}"\noutput = "{local / "small" / n}"\n' for n in names))
+    return {
+        "curl": {
+            "big up": timed(lambda: run([*curl, "-T", str(big), f"{url}/big.bin"])),
+            "big down": timed(lambda: run([*curl, "-o", str(local / "big.bin"), f"{url}/big.bin"])),
+            "small up": timed(lambda: run([*curl, "-K", str(up)])),
+            "small down": timed(lambda: run([*curl, "-K", str(down)])),
+        }
+    }
+
+
+def file_system(protocol: str) -> Any:
+    """b2core's file system for a protocol, with the test credentials."""
+    import b2core
+
+    if protocol == "xrootd":
+        from b2core_xrootd import XRootDSystem
+
+        return XRootDSystem(XROOTD)
+    from b2core_webdav import WebDAVSystem
+
+    b2core.set_setting("X509_USER_PROXY", str(PKI / "x509up"))
+    b2core.set_setting("X509_CERT_DIR", str(PKI / "certificates"))
+    return WebDAVSystem(WEBDAV)
+
+
+def measure(protocol: str, big: Path, smalls: Path, scratch: Path) -> dict[str, dict[str, float]]:
+    """Every timing of one protocol: b2core's and its client's."""
+    fs = file_system(protocol)
+    base = f"/b2core-bench/{uuid.uuid4().hex}"
+    try:
+        results = {"b2core": through_targets(fs, big, smalls, f"{base}/targets", scratch / protocol / "targets")}
+        client = through_xrdcp if protocol == "xrootd" else through_curl
+        results.update(client(big, smalls, f"{base}/client", scratch / protocol / "client"))
+        return results
+    finally:
+        fs.remove(base)
+
+
+def rows(protocol: str, results: dict[str, dict[str, float]], big_mb: int, small: int) -> list[str]:
+    """Markdown table rows of one protocol: times, and the ratios against each client."""
+    ours = results["b2core"]
+    lines = []
+    for client, theirs in results.items():
+        if client == "b2core":
+            continue
+        for what, seconds in theirs.items():
+            mine = ours[what]
+            if what.startswith("big"):
+                rate = f"{big_mb / mine:.0f} vs {big_mb / seconds:.0f} MB/s"
+                ratio = f"{seconds / mine:.0%} of the throughput"
+            else:
+                rate = f"{mine / small * 1000:.1f} vs {seconds / small * 1000:.1f} ms per file"
+                ratio = f"{mine / seconds:.2f}x the time"
+            lines.append(f"| {protocol} | {what} | {client} | {mine:.2f} s | {seconds:.2f} s | {rate} | {ratio} |")
+    return lines
+
+
+def write_docs(table: list[str], big_mb: int, small: int, command: str) -> None:
+    """Replace only the remote section of docs/benchmarks.md."""
+    machine = f"{platform.node()}: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end"
+    section = "\n".join(
+        [
+            BEGIN,
+            "## Remote targets against xrdcp and curl",
+            "",
+            f"Measured {datetime.date.today()} with `{command}` ({machine}), on the test servers of",
+            "`scripts/xrootd-server.sh` and `scripts/webdav-server.sh` on this machine: "
+            f"1 file of {big_mb} MB and {small} files of 10 kB, each up and down once, through b2core's",
+            "file system (temporary name, size and checksum check, server-side rename; verified downloads)",
+            "and through the server's own client in the same run. Goals: at least 90% of the client's",
+            "throughput for the large file, at most 2x its time for the small files.",
+            "",
+            "| protocol | transfer | client | b2core | client | rate (b2core vs client) | b2core |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+            *table,
+            END,
+        ]
+    )
+    text = DOCS.read_text()
+    if BEGIN in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    DOCS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100 MB and 100 small files; write nothing")
+    parser.add_argument("--protocols", default="xrootd,webdav", help="comma-separated: xrootd, webdav")
+    args = parser.parse_args()
+    big_mb, small = (100, 100) if args.quick else (1024, 1000)
+    scratch = Path(tempfile.mkdtemp(prefix="b2core-bench-remote-"))
+    try:
+        big, smalls = make_files(scratch, big_mb, small)
+        table = []
+        for protocol in args.protocols.split(","):
+            results = measure(protocol, big, smalls, scratch)
+            lines = rows(protocol, results, big_mb, small)
+            print("\n".join(lines), flush=True)
+            table += lines
+        if not args.quick:
+            write_docs(table, big_mb, small, "python benchmarks/remote.py " + " ".join(sys.argv[1:]))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
