@@ -84,6 +84,10 @@ def output_file_name(task: Any, base_filename: str, result_dir: str | None = Non
     """<result_dir>/<p1=v1>/.../<file> for one output of a task."""
     if os.path.isabs(base_filename) or ".." in Path(base_filename).parts or "\0" in base_filename:
         raise OutputPathError(f"Output name {base_filename!r} of task {task.task_id} must be a relative path inside it")
+    if not Path(base_filename).parts:
+        raise OutputPathError(
+            f"Output name {base_filename!r} of task {task.task_id} names no file (it would be the task's folder)"
+        )
     base = result_dir if result_dir is not None else map_folder(get_setting("result_dir", task=task))
     return os.path.join(base, *parameter_folders(task, include_hidden), base_filename)
 

@@ -9,7 +9,7 @@ from operator import attrgetter
 from typing import Any
 
 import luigi
-from b2core import paths
+from b2core import output_owners, paths
 from b2core.staging import active_staging
 from b2core.targets import LocalTarget
 
@@ -82,6 +82,12 @@ class Task(luigi.Task, metaclass=TaskRegister):
     ) -> dict[str, luigi.Target]:
         """Declare an output file; use as ``yield self.add_to_output("x.txt")`` in output()."""
         path = paths.output_file_name(self, output_file_name, result_dir=result_dir)
+        claimed = self.__dict__.get("_b2core_claimed")
+        if claimed is None or claimed[0] != output_owners.generation():
+            claimed = self.__dict__["_b2core_claimed"] = (output_owners.generation(), set())
+        if path not in claimed[1]:
+            output_owners.claim(self.task_id, path)
+            claimed[1].add(path)
         return {output_file_name: self._resolve_output_file_target(path, target_class, **kwargs)}
 
     def _resolve_output_file_target(self, path: str, target_class: type | None = None, **kwargs: Any) -> luigi.Target:

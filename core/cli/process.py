@@ -12,10 +12,12 @@ from b2core.cli import arguments
 from b2core.cli.graph import dependants, find_cycle, walk
 from b2core.errors import B2CoreError
 from b2core.execution import mark_in_job, run_in_job
+from b2core.output_owners import checking_output_owners
 from b2core.processes import Terminated, sigterm_as_interrupt
 from b2core.settings_models import validate_all_sources
 from b2core.task import flatten_targets
 from b2core.workflow import with_branch_flags
+from luigi.task import flatten
 
 _called = False
 
@@ -89,6 +91,9 @@ def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_onl
         sys.exit(0 if print_dry_run(roots) == 0 else 1)
     removal = _names(remove, args.remove), _names(remove_only, args.remove_only)
     if removal[0] or removal[1]:
+        with checking_output_owners():  # two tasks sharing a file: refuse before removing anything
+            for task in walk(roots):
+                flatten(task.output())
         remove_outputs(roots, *removal, keep=_names(keep, args.keep), auto_confirm=auto_confirm or args.yes)
         return True
     check_at_start()
@@ -157,7 +162,8 @@ def run_luigi(roots: list[Any], batch_mode: bool, **kwargs: Any) -> bool:
     manager.register(tracker, name="b2core-progress")
     factory = WorkerSchedulerFactory(batch_mode=batch_mode, tracker=tracker)
     try:
-        with ProgressDisplay(tracker, live=live) if show is not False else contextlib.nullcontext():
+        display = ProgressDisplay(tracker, live=live) if show is not False else contextlib.nullcontext()
+        with display, checking_output_owners():
             result = luigi.build(roots, worker_scheduler_factory=factory, detailed_summary=True, **kwargs)
     finally:
         manager.unregister(tracker)
