@@ -137,6 +137,11 @@ def check_at_start() -> None:
     name = get_setting("batch_system")
     if name != AUTO and name not in installed_backends():
         raise B2CoreError(f"{unknown_backend_message(name)} (from {find_setting_source('batch_system')})")
+    if name != AUTO:
+        from b2core.batch.commands import CommandRunner
+        from b2core.plugins import backend_class
+
+        backend_class(name)(CommandRunner()).check_settings()
 
 
 def check_job_store(log_dir: str) -> None:
