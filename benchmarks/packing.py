@@ -62,7 +62,7 @@ class All(b2luigi.WrapperTask):
 
 
 if __name__ == "__main__":
-    b2luigi.process(All(), workers={count}, batch=True, log_level="WARNING")
+    b2luigi.process(All(), workers={workers}, batch=True, log_level="WARNING")
 """
 
 BRANCHES = """
@@ -95,12 +95,12 @@ exec {real} "$@"
 """
 
 
-def run_workflow(count: int, tasks_per_job: int, base: Path, kind: str = "tasks") -> dict[str, Any]:
+def run_workflow(count: int, tasks_per_job: int, base: Path, kind: str, workers: int) -> dict[str, Any]:
     """Run the steering script once (tasks, or branches of one workflow); wall time, sbatch calls,
     steering CPU and peak RSS, exit code."""
     folder = Path(tempfile.mkdtemp(prefix=f"b2pack-{count}-{tasks_per_job}-", dir=base))
     template = BRANCHES if kind == "branches" else STEERING
-    (folder / "steering.py").write_text(template.format(count=count, tasks_per_job=tasks_per_job))
+    (folder / "steering.py").write_text(template.format(count=count, tasks_per_job=tasks_per_job, workers=workers))
     shims = folder / "shims"
     shims.mkdir()
     calls = folder / "sbatch.log"
@@ -120,6 +120,7 @@ def run_workflow(count: int, tasks_per_job: int, base: Path, kind: str = "tasks"
         "kind": kind,
         "count": count,
         "tasks_per_job": tasks_per_job,
+        "workers": min(workers, count) if kind == "tasks" else 1,
         "wall": wall,
         "sbatch": len(calls.read_text().splitlines()) if calls.exists() else 0,
         "rss_mb": usage.ru_maxrss / 1024,
@@ -178,13 +179,14 @@ def markdown(rows: list[dict[str, Any]], overhead: dict[str, Any], load: list[fl
         f"(`scripts/slurm-cluster.sh`), shared with other test runs (1-minute load average "
         f"{min(load):.1f} to {max(load):.1f} during the run).",
         "",
-        "| what | tasks_per_job | wall | per task | steering CPU | sbatch calls | steering peak RSS | all outputs |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| what | tasks_per_job | workers | wall | per task | steering CPU | sbatch calls | steering peak RSS "
+        "| all outputs |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         complete = "yes" if r["outputs"] == r["count"] else "no"
         lines.append(
-            f"| {r['count']:,} {r['kind']} | {r['tasks_per_job']:,} | {r['wall']:.1f} s "
+            f"| {r['count']:,} {r['kind']} | {r['tasks_per_job']:,} | {r['workers']:,} | {r['wall']:.1f} s "
             f"| {r['wall'] / r['count'] * 1000:.2f} ms "
             f"| {r['cpu']:.1f} s | {r['sbatch']} | {r['rss_mb']:.0f} MB | {complete} |"
         )
@@ -237,6 +239,7 @@ def main() -> None:
     parser.add_argument("--skip-100k", action="store_true", help="leave out the 100,000-task scenario")
     parser.add_argument("--tmp-dir", default=None, help="where the workflows are written")
     parser.add_argument("--single-count", type=int, default=1_000, help="tasks of the one-job-per-task run")
+    parser.add_argument("--workers", type=int, default=10_000, help="luigi workers (tasks in flight) of task runs")
     options = parser.parse_args()
     if shutil.which("sbatch") is None:
         sys.exit("Slurm is not installed: run bash scripts/slurm-cluster.sh start (as root)")
@@ -248,7 +251,7 @@ def main() -> None:
     rows, load = [], []
     for count, per_job, kind in scenarios:
         load.append(os.getloadavg()[0])
-        row = run_workflow(count, per_job, base, kind)
+        row = run_workflow(count, per_job, base, kind, options.workers)
         print(json.dumps(row), flush=True)
         rows.append(row)
     overhead = packed_task_overhead(Path(rows[0]["folder"]))

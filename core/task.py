@@ -81,14 +81,20 @@ class Task(luigi.Task, metaclass=TaskRegister):
         **kwargs: Any,
     ) -> dict[str, luigi.Target]:
         """Declare an output file; use as ``yield self.add_to_output("x.txt")`` in output()."""
-        path = paths.output_file_name(self, output_file_name, result_dir=result_dir)
+        return {output_file_name: self._get_output_file_target(output_file_name, target_class, result_dir, **kwargs)}
+
+    def _get_output_file_target(
+        self, base_filename: str, target_class: type | None = None, result_dir: str | None = None, **kwargs: Any
+    ) -> luigi.Target:
+        """The target of one output file of this task (what add_to_output puts under its name)."""
+        path = paths.output_file_name(self, base_filename, result_dir=result_dir)
         claimed = self.__dict__.get("_b2core_claimed")
         if claimed is None or claimed[0] != output_owners.generation():
             claimed = self.__dict__["_b2core_claimed"] = (output_owners.generation(), set())
         if path not in claimed[1]:
             output_owners.claim(self.task_id, path)
             claimed[1].add(path)
-        return {output_file_name: self._resolve_output_file_target(path, target_class, **kwargs)}
+        return self._resolve_output_file_target(path, target_class, **kwargs)
 
     def _resolve_output_file_target(self, path: str, target_class: type | None = None, **kwargs: Any) -> luigi.Target:
         """The target for an output path: target_class, else the setting default_task_target_class, else LocalTarget."""

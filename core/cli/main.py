@@ -96,7 +96,10 @@ def _plugins(args: argparse.Namespace, extra: list[str]) -> int:
         hook_modules = plugins.all_hook_modules()
         problem = ""
     except Exception as error:  # a broken hook module must not hide the list of backends
-        answers, hook_modules, problem = {}, [], f"{type(error).__name__}: {error}"
+        from b2core.errors import B2CoreError
+
+        answers, hook_modules = {}, []
+        problem = str(error) if isinstance(error, B2CoreError) else f"{type(error).__name__}: {error}"
 
     print(f"Batch backends (entry point group {plugins.BACKEND_GROUP}):")
     rows = []
@@ -118,10 +121,12 @@ def _plugins(args: argparse.Namespace, extra: list[str]) -> int:
     for entry_point in sorted(metadata.entry_points(group=plugins.HOOK_GROUP), key=lambda ep: ep.name):
         dist, version = plugins.distribution_of(entry_point)
         loaded = any(name == entry_point.name for name, _ in hook_modules)
-        hook_rows.append((entry_point.name, f"{dist} {version}", entry_point.value, "loaded" if loaded else ""))
+        skipped = os.environ.get(plugins.AUTOLOAD_ENV) and not plugins.is_first_party(entry_point)
+        state = "loaded" if loaded else f"skipped ({plugins.AUTOLOAD_ENV} is set)" if skipped else ""
+        hook_rows.append((entry_point.name, f"{dist} {version}", entry_point.value, state))
     _print_table(hook_rows or [("(none)",)], indent="  ")
     if problem:
-        print(f"\nLoading hook modules failed: {problem}", file=sys.stderr)
+        print(f"\nb2core: {problem}", file=sys.stderr)
         return 1
 
     print()

@@ -43,12 +43,6 @@ def test_every_luigi_parameter_type_is_reexported_as_a_subclass() -> None:
         assert "hashed" in inspect.signature(ours.__init__).parameters, name
 
 
-def test_reexports_do_not_change_plain_luigi_parameters() -> None:
-    """Unlike b2luigi, luigi.Parameter itself is not patched, so plain luigi tasks are untouched."""
-    with pytest.raises(TypeError):
-        luigi.Parameter(hashed=True)
-
-
 def test_hashed_list_parameter_matches_the_reference_hash(in_process_folders: Path) -> None:
     """Existing b2luigi result folders stay valid: md5 of str() of luigi's normalised (tuple) value."""
     task_class = make_task("HashedList", names=b2luigi.ListParameter(hashed=True))

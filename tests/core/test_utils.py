@@ -12,7 +12,7 @@ import pytest
 from b2core import utils
 
 
-class Leaf(b2luigi.Task):
+class UtilsLeaf(b2luigi.Task):
     """Two outputs per value of n; a hidden parameter that stays out of result paths."""
 
     n = b2luigi.IntParameter()
@@ -28,7 +28,7 @@ class Root(b2luigi.WrapperTask):
 
     def requires(self):
         for n in (0, 1, 1, 2):
-            yield Leaf(n=n)
+            yield UtilsLeaf(n=n)
 
 
 def test_product_dict_crosses_every_value() -> None:
@@ -68,15 +68,15 @@ def test_flatten_to_file_paths_keys_by_file_name(tmp_path: Path) -> None:
 
 def test_task_iterator_visits_each_task_once_depth_first() -> None:
     order = [str(task) for task in utils.task_iterator(Root())]
-    assert order == ["Root()", "Leaf(n=0, note=x)", "Leaf(n=1, note=x)", "Leaf(n=2, note=x)"]
+    assert order == ["Root()", "UtilsLeaf(n=0, note=x)", "UtilsLeaf(n=1, note=x)", "UtilsLeaf(n=2, note=x)"]
 
 
 def test_task_iterator_only_non_complete_stops_at_complete_tasks(in_process_folders: Path) -> None:
     for name in ("a.txt", "b.txt"):
-        path = Path(Leaf(n=1).get_output_file_name(name))
+        path = Path(UtilsLeaf(n=1).get_output_file_name(name))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("done")
-    assert [t.n for t in utils.task_iterator(Root(), only_non_complete=True) if isinstance(t, Leaf)] == [0, 2]
+    assert [t.n for t in utils.task_iterator(Root(), only_non_complete=True) if isinstance(t, UtilsLeaf)] == [0, 2]
 
 
 def test_get_all_output_files_in_tree(in_process_folders: Path) -> None:
@@ -96,7 +96,7 @@ def test_get_all_output_files_in_tree(in_process_folders: Path) -> None:
 
 
 def test_parameters_filled_and_serialized() -> None:
-    task = Leaf(n=3)
+    task = UtilsLeaf(n=3)
     assert utils.get_filled_params(task) == {"n": 3, "note": "x"}
     serialized = utils.get_serialized_parameters(task)
     assert type(serialized) is collections.OrderedDict and serialized == {"n": "3"}
@@ -104,20 +104,22 @@ def test_parameters_filled_and_serialized() -> None:
 
 
 def test_create_output_file_name(in_process_folders: Path, tmp_path: Path) -> None:
-    task = Leaf(n=3)
+    task = UtilsLeaf(n=3)
     assert utils.create_output_file_name(task, "f.root") == str(in_process_folders / "results" / "n=3" / "f.root")
     assert utils.create_output_file_name(task, "f.root", result_dir=str(tmp_path)) == str(tmp_path / "n=3" / "f.root")
     assert utils.create_output_file_name(task, "f.root", str(tmp_path), need_hidden=True) == str(
         tmp_path / "n=3" / "note=x" / "f.root"
     )
     with pytest.raises(ValueError, match="hashed=True"):
-        utils.create_output_file_name(Leaf(n=3, note="a/b"), "f.root", need_hidden=True)
+        utils.create_output_file_name(UtilsLeaf(n=3, note="a/b"), "f.root", need_hidden=True)
 
 
 def test_log_and_task_file_dirs(in_process_folders: Path) -> None:
-    task = Leaf(n=3)
-    assert utils.get_log_file_dir(task) == str(in_process_folders / "logs" / "n=3" / "Leaf") + "/"
-    assert utils.get_task_file_dir(task) == str(in_process_folders / "task_files" / "n=3" / "note=x" / "Leaf") + "/"
+    task = UtilsLeaf(n=3)
+    assert utils.get_log_file_dir(task) == str(in_process_folders / "logs" / "n=3" / "UtilsLeaf") + "/"
+    assert (
+        utils.get_task_file_dir(task) == str(in_process_folders / "task_files" / "n=3" / "note=x" / "UtilsLeaf") + "/"
+    )
 
 
 def test_map_folder_and_is_subdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -135,17 +137,17 @@ def test_map_folder_and_is_subdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 
 
 def test_create_output_dirs(in_process_folders: Path) -> None:
-    utils.create_output_dirs(Leaf(n=4))
+    utils.create_output_dirs(UtilsLeaf(n=4))
     assert (in_process_folders / "results" / "n=4").is_dir()
 
 
 def test_on_failure_explains_which_task_failed(capsys: pytest.CaptureFixture[str], in_process_folders: Path) -> None:
-    task = Leaf(n=5)
+    task = UtilsLeaf(n=5)
     utils.add_on_failure_function(task)
     explanation = task.on_failure(RuntimeError("boom"))
     assert explanation.startswith(f"Failed task {task} with task_id and parameters:\n\ttask_id={task.task_id}\n")
     assert "\tn=5\n\tnote=x\n" in explanation
-    assert explanation.endswith(str(in_process_folders / "logs" / "n=5" / "Leaf"))
+    assert explanation.endswith(str(in_process_folders / "logs" / "n=5" / "UtilsLeaf"))
     assert explanation in capsys.readouterr().out
 
 

@@ -73,6 +73,9 @@ class MyNumberTask(b2luigi.Task):
         with open(self.get_output_file_name("output_file.txt"), "w") as f:
             f.write(f"{{self.some_parameter}}\\n")
 
+    def remove_output(self):  # --remove only touches tasks that opt in, as in b2luigi
+        self._remove_output()
+
 
 class MyAverageTask(b2luigi.Task):
     batch_system = {batch_system!r}
@@ -95,6 +98,9 @@ class MyAverageTask(b2luigi.Task):
         numbers = [float(open(name).read()) for name in names]
         with open(self.get_output_file_name("average.txt"), "w") as f:
             f.write(f"{{sum(numbers) / len(numbers)}}\\n")
+
+    def remove_output(self):
+        self._remove_output()
 
 
 class WaitingTask(b2luigi.Task):

@@ -41,6 +41,7 @@ def test_b2luigi_task_is_luigis_task_module() -> None:
         ("b2luigi.core.dispatchable_task", "dispatch", b2core.dispatch),
         ("b2luigi.core.temporary_wrapper", "on_temporary_files", b2core.on_temporary_files),
         ("b2luigi.core.task", "NotCompletedTask", b2core.task.NotCompletedTask),
+        ("b2luigi.core.parameter", "BatchIntParameter", b2core.BatchIntParameter),
         ("b2luigi.core.parameter", "BoolParameter", b2core.BoolParameter),
         ("b2luigi.core.parameter", "wrap_parameter", b2core.wrap_parameter),
         ("b2luigi", "wrap_parameter", b2core.wrap_parameter),

@@ -1,5 +1,5 @@
 """b2luigi.core.parameter: the parameter extras."""
 
-from b2core.parameters import BoolParameter, wrap_parameter
+from b2core.parameters import BatchIntParameter, BoolParameter, wrap_parameter
 
-__all__ = ["BoolParameter", "wrap_parameter"]
+__all__ = ["BatchIntParameter", "BoolParameter", "wrap_parameter"]
