@@ -21,7 +21,7 @@ class BatchCommandError(B2CoreError, RuntimeError):
     """A batch system command failed; carries the command's own error text."""
 
     def __init__(self, argv: list[str], returncode: int, stdout: str = "", stderr: str = "") -> None:
-        self.argv = list(argv)
+        self.argv = [str(word) for word in argv]  # Path arguments must not hide the command's own message
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
@@ -35,6 +35,23 @@ class PermanentBatchError(BatchCommandError):
 
 class TaskNotFoundError(B2CoreError, LookupError):
     """A batch job was asked to run a task id the workflow does not contain."""
+
+
+class PartialSubmissionError(B2CoreError, RuntimeError):
+    """A submit call got some jobs out before failing; names their ids so the engine keeps exactly those.
+
+    ``submitted_ids`` belong to the leading specs of the call, in order; ``cause`` is the error that
+    stopped the rest (a transient BatchCommandError is retried for the rest only).
+    """
+
+    def __init__(self, submitted_ids: list[str], cause: Exception) -> None:
+        self.submitted_ids = list(submitted_ids)
+        self.cause = cause
+        super().__init__(f"{len(self.submitted_ids)} job(s) were submitted before the submission failed: {cause}")
+
+
+class PluginError(B2CoreError, RuntimeError):
+    """An installed plugin's hook module cannot be imported or breaks the hook contract."""
 
 
 class WorkflowLockedError(B2CoreError, RuntimeError):

@@ -1,7 +1,8 @@
 """Finding plugins: pluggy hooks from ``b2core.plugins``, backends from ``b2core.batch_systems``.
 
 Listing backends reads installed metadata only; a backend's module is imported by stevedore when a
-task asks for it. Set B2CORE_DISABLE_PLUGIN_AUTOLOAD=1 to load no third-party hook module.
+task asks for it. Set B2CORE_DISABLE_PLUGIN_AUTOLOAD=1 to load no third-party hook module: the
+hook modules of the project's own distributions (FIRST_PARTY_DISTRIBUTIONS) still load.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import pluggy
 from b2core import hookspecs
-from b2core.errors import BackendError
+from b2core.errors import BackendError, PluginError
 from b2core.hookspecs import Detection
 from b2core.settings_models import register_settings_model
 from stevedore import DriverManager
@@ -21,6 +22,22 @@ from stevedore import DriverManager
 BACKEND_GROUP = "b2core.batch_systems"
 HOOK_GROUP = "b2core.plugins"
 AUTO = "auto"
+AUTOLOAD_ENV = "B2CORE_DISABLE_PLUGIN_AUTOLOAD"
+#: distributions made by the b2core project; their hook modules load even with AUTOLOAD_ENV set
+FIRST_PARTY_DISTRIBUTIONS = frozenset(
+    {
+        "b2core-apptainer",
+        "b2core-b2luigi",
+        "b2core-basf2",
+        "b2core-gbasf2",
+        "b2core-htcondor",
+        "b2core-lsf",
+        "b2core-sge",
+        "b2core-slurm",
+        "b2core-webdav",
+        "b2core-xrootd",
+    }
+)
 
 
 @cache
@@ -28,13 +45,41 @@ def plugin_manager() -> pluggy.PluginManager:
     """The run's plugin manager, with every installed hook module registered and validated."""
     manager = pluggy.PluginManager("b2core")
     manager.add_hookspecs(hookspecs)
-    if not os.environ.get("B2CORE_DISABLE_PLUGIN_AUTOLOAD"):
-        manager.load_setuptools_entrypoints(HOOK_GROUP)
-    manager.check_pending()
+    for entry_point in hook_entry_points():
+        _register(manager, entry_point)
     for models in manager.hook.b2core_settings_models():
         for model in models or ():
             register_settings_model(model)
     return manager
+
+
+def hook_entry_points() -> list[metadata.EntryPoint]:
+    """The hook modules a run loads: all installed, or only first-party ones with AUTOLOAD_ENV set."""
+    found = sorted(metadata.entry_points(group=HOOK_GROUP), key=lambda ep: ep.name)
+    if os.environ.get(AUTOLOAD_ENV):
+        found = [ep for ep in found if is_first_party(ep)]
+    return found
+
+
+def is_first_party(entry_point: metadata.EntryPoint) -> bool:
+    """Whether an entry point comes from one of the project's own distributions."""
+    return distribution_of(entry_point)[0].lower().replace("_", "-") in FIRST_PARTY_DISTRIBUTIONS
+
+
+def _register(manager: pluggy.PluginManager, entry_point: metadata.EntryPoint) -> None:
+    """Import and validate one hook module; any failure becomes one PluginError naming the plugin."""
+    if manager.get_plugin(entry_point.name) is not None:
+        return
+    try:
+        manager.register(entry_point.load(), name=entry_point.name)
+        manager.check_pending()
+    except Exception as error:
+        dist, version = distribution_of(entry_point)
+        raise PluginError(
+            f"The hook module {entry_point.value} of {dist} {version} (entry point '{entry_point.name}' in "
+            f"{HOOK_GROUP}) is broken: {type(error).__name__}: {error}. Fix the plugin or uninstall it "
+            f"(pip uninstall {dist}); `b2core plugins` lists what is installed"
+        ) from error
 
 
 def installed_backends() -> dict[str, metadata.EntryPoint]:

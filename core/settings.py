@@ -36,8 +36,9 @@ ENV_PREFIX = "B2CORE_"
 RENAMED_SETTINGS: dict[str, tuple[str, ...]] = {"result_dir": ("result_path",), "log_dir": ("log_folder",)}
 
 
-class DeprecatedSettingsWarning(DeprecationWarning):
-    """Warns that a setting was found under a name that is being phased out."""
+class DeprecatedSettingsWarning(UserWarning):
+    """Warns that a setting was found under a name that is being phased out; a UserWarning, so Python
+    shows it by default (a DeprecationWarning raised inside b2core would be hidden from users)."""
 
 
 def set_setting(key: str, value: Any) -> None:
@@ -96,7 +97,7 @@ def get_merged_dict(key: str, task: Any = None) -> dict[str, Any]:
 
     found, value, source = _lookup(key, None)
     merged = dict(validate_setting(key, value, source) or {}) if found else {}
-    if task is not None and _task_has(task, key):
+    if task is not None and task_defines(task, key):
         own = getattr(task, key)
         merged.update(validate_setting(key, own, f"attribute '{key}' of task {type(task).__name__}") or {})
     return merged
@@ -109,36 +110,51 @@ def find_setting_source(key: str, task: Any = None) -> str | None:
 
 
 def _lookup(key: str, task: Any) -> tuple[bool, Any, str]:
-    if task is not None and _task_has(task, key):
+    if task is not None and task_defines(task, key):
         return True, getattr(task, key), f"attribute '{key}' of task {type(task).__name__}"
     if key in _global_settings:
         return True, _global_settings[key], "set_setting()"
     env_name = ENV_PREFIX + key.upper()
     if env_name in os.environ:
-        return True, _parse_env_value(os.environ[env_name]), f"environment variable {env_name}"
+        return True, parse_env_value(key, os.environ[env_name]), f"environment variable {env_name}"
     for path, values in iter_settings_files():
         if key in values:
             return True, values[key], str(path)
     return False, None, ""
 
 
-def _task_has(task: Any, key: str) -> bool:
+def task_defines(task: Any, key: str) -> bool:
+    """Whether a task (instance or class) has its own value for a setting, which then wins."""
     if key in getattr(task, "__dict__", {}):
         return True
     return any(key in klass.__dict__ for klass in type(task).__mro__)
 
 
-def _parse_env_value(raw: str) -> Any:
-    """Let environment variables carry JSON (lists, dicts, numbers), else take the plain string."""
+def parse_env_value(key: str, raw: str) -> Any:
+    """Let environment variables carry JSON (lists, dicts, numbers), else take the plain string; a
+    string-typed setting takes the raw text even when it parses as JSON (B2CORE_JOB_NAME=2024)."""
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except ValueError:
         return raw
+    if isinstance(value, str):
+        return value
+    from b2core.settings_models import accepts
+
+    return raw if accepts(key, raw) and not accepts(key, value) else value
+
+
+def named_settings_file() -> tuple[str, str] | None:
+    """(variable, path) of the one settings file B2CORE_SETTINGS_JSON or b2luigi's B2LUIGI_SETTINGS_JSON names."""
+    for variable in (SETTINGS_FILE_ENV, LEGACY_SETTINGS_FILE_ENV):
+        if os.environ.get(variable):
+            return variable, os.environ[variable]
+    return None
 
 
 def settings_file_paths() -> list[Path]:
     """All settings files in precedence order: the named file or cwd upwards, then the user config."""
-    named = os.environ.get(SETTINGS_FILE_ENV) or os.environ.get(LEGACY_SETTINGS_FILE_ENV)
+    named = (named_settings_file() or ("", None))[1]
     key = (named, os.getcwd())
     if key not in _paths_cache:
         _paths_cache[key] = _settings_file_paths(named)
@@ -178,7 +194,7 @@ def forget_settings_files() -> None:
 
 def iter_settings_files() -> Iterator[tuple[Path, dict[str, Any]]]:
     """Yield every existing settings file with its parsed content, nearest first."""
-    named = os.environ.get(SETTINGS_FILE_ENV) or os.environ.get(LEGACY_SETTINGS_FILE_ENV)
+    variable, named = named_settings_file() or ("", None)
     key = (named, os.getcwd())
     snapshot = _files_snapshot.get(key)
     if snapshot is None or snapshot[0] is None or snapshot[0].changed():
@@ -188,7 +204,7 @@ def iter_settings_files() -> Iterator[tuple[Path, dict[str, Any]]]:
         files = [(path, values) for path in paths if (values := _read_settings_file(path)) is not None]
         if named and not any(path == Path(named) for path, _ in files):
             watch.close()
-            raise SettingsError(f"The settings file named by {SETTINGS_FILE_ENV} does not exist: {named}")
+            raise SettingsError(f"The settings file named by {variable} does not exist: {named}")
         if not watch.trustworthy():
             watch.close()
             watch = None

@@ -40,7 +40,11 @@ class CoreSettings(BaseSettings):
     executable: list[str] | None = Field(None, description="Python command of the job; default: this interpreter.")
     executable_prefix: list[str] = Field([], description="Command put before the executable (e.g. strace).")
     add_filename_to_cmd: bool = Field(True, description="Pass the script's file name to the executable.")
-    task_cmd_additional_args: list[str] = Field([], description="Extra arguments appended to the job command.")
+    task_cmd_additional_args: list[str] = Field(
+        [],
+        description="Extra arguments appended to the job command; the steering script must then call "
+        "process(..., ignore_additional_command_line_args=True), or the job rejects them.",
+    )
     job_name: str | None = Field(None, description="Name batch systems show for the job.")
     max_resubmissions: int = Field(0, ge=0, description="How often a failed batch job is submitted again.")
     poll_interval: float = Field(5.0, gt=0, description="Seconds between status queries of a batch system.")
@@ -102,6 +106,23 @@ def validate_setting(key: str, value: Any, source: str) -> Any:
     return checked
 
 
+def known_settings() -> list[str]:
+    """Names of every setting some registered model types."""
+    return list(_field_index())
+
+
+def accepts(key: str, value: Any) -> bool:
+    """Whether a known setting's type takes this value as it is (unknown settings take anything)."""
+    entry = _field_index().get(key)
+    if entry is None:
+        return True
+    try:
+        entry[1].validate_python(value, strict=True)
+    except ValidationError:
+        return False
+    return True
+
+
 def model_default(key: str) -> tuple[bool, Any]:
     """The default a model gives a setting, if it is a known one with a default."""
     entry = _field_index().get(key)
@@ -125,7 +146,8 @@ def validate_all_sources() -> None:
     for key in _field_index():
         env_name = settings.ENV_PREFIX + key.upper()
         if env_name in os.environ:
-            validate_setting(key, settings._parse_env_value(os.environ[env_name]), f"environment variable {env_name}")
+            value = settings.parse_env_value(key, os.environ[env_name])
+            validate_setting(key, value, f"environment variable {env_name}")
     for path, values in settings.iter_settings_files():
         for key, value in values.items():
             validate_setting(key, value, str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import luigi
@@ -12,23 +13,21 @@ from b2core.batch.process import BatchTaskProcess, store_path
 from b2core.batch.settle import settle_unwatched
 from b2core.errors import B2CoreError
 from b2core.execution import StagedTaskProcess
+from b2core.output_memo import remembering_outputs
 from b2core.paths import map_folder
 from b2core.plugins import AUTO, installed_backends, plugin_manager, resolve_auto, unknown_backend_message
 from b2core.progress import ProgressTracker
 from b2core.scheduling import LinearWorker
 from b2core.scheduling import WorkerSchedulerFactory as LinearWorkerSchedulerFactory
-from b2core.settings import get_setting
+from b2core.settings import get_setting, task_defines
 from b2core.workflow import WorkflowProcess, is_workflow_task
+from luigi import rpc
 from luigi.scheduler import FAILED
 
 logger = logging.getLogger("b2core")
 
 
 _known_backends: set[str] = set()
-
-
-def _defines(task: Any, key: str) -> bool:
-    return key in task.__dict__ or any(key in klass.__dict__ for klass in type(task).__mro__)
 
 
 def choose_backend(task: Any, batch_mode: bool) -> str | None:
@@ -39,7 +38,7 @@ def choose_backend(task: Any, batch_mode: bool) -> str | None:
     """
     if isinstance(task, luigi.WrapperTask):
         return None
-    if batch_mode or _defines(task, "batch_system"):
+    if batch_mode or task_defines(task, "batch_system"):
         name = get_setting("batch_system", task=task)
         if name == AUTO:
             name = resolve_auto()
@@ -51,6 +50,22 @@ def choose_backend(task: Any, batch_mode: bool) -> str | None:
     if plugin_manager().hook.b2core_task_needs_wrapper(task=task):
         return "local"
     return None
+
+
+def check_task_class(task: Any, batch_mode: bool) -> None:
+    """Fail at start on what would fail every task of this class: a setting attribute of the wrong
+    type, or a batch system that is unknown or that `auto` cannot find."""
+    from b2core.settings_models import known_settings
+
+    for key in known_settings():
+        if task_defines(task, key):
+            try:
+                get_setting(key, task=task)
+            except B2CoreError:
+                raise
+            except Exception:  # a property that cannot be read yet fails its task when it runs
+                continue
+    choose_backend(task, batch_mode)
 
 
 class FailedTaskProcess:
@@ -87,6 +102,32 @@ class B2Worker(LinearWorker):
         super().__init__(*args, **kwargs)
         self.engine: BatchEngine | None = None
         self._watched: set[str] = set()  # running tasks luigi's own checks must look at (not batch jobs)
+        self._checked_classes: set[type] = set()
+        self._startup_error: B2CoreError | None = None
+
+    def _add(self, task: Any, is_complete: Any) -> Any:
+        """Schedule like luigi, but check each class of task that will run once, before anything runs."""
+        if self._phase_seen is not None and not is_complete and type(task) not in self._checked_classes:
+            self._checked_classes.add(type(task))
+            try:
+                check_task_class(task, self.batch_mode)
+            except B2CoreError as error:
+                self._startup_error = self._startup_error or error
+        if self._startup_error is not None:
+            return  # stop walking: run() reports the one error instead of running anything
+        yield from super()._add(task, is_complete)
+
+    def run(self) -> bool:
+        """Run the scheduled tasks, unless the scheduling phase found a task that no run can start."""
+        if self._startup_error is not None:
+            raise self._startup_error
+        return super().run()
+
+    def _keep_alive(self, get_work_response: Any) -> bool:
+        """With a central scheduler, also wait while another steering process runs tasks of this workflow."""
+        if isinstance(self._scheduler, rpc.RemoteScheduler) and get_work_response.running_tasks:
+            return not self._stop_requesting_work
+        return super()._keep_alive(get_work_response)
 
     def _add_task(self, *args: Any, **kwargs: Any) -> Any:
         if self.tracker is not None:
@@ -140,10 +181,21 @@ class B2Worker(LinearWorker):
         running = self._running_tasks
         self._watched &= running.keys()
         self._running_tasks = {task_id: running[task_id] for task_id in self._watched}
+        self._decide_timeouts()
         try:
             super()._purge_children()
         finally:
             self._running_tasks = running
+        self.engine.flush_cancels()  # the jobs of every task that timed out in this pass, in one command
+
+    def _decide_timeouts(self) -> None:
+        """Decide which batch tasks timed out at one moment, so jobs timing out together are cancelled
+        together: luigi's own loop reads the clock once per task and would split them. A task's
+        timeout counts from its job's submission, which jobs submitted together share."""
+        moment = time.time()
+        for process in self._running_tasks.values():
+            if isinstance(process, BatchTaskProcess):
+                process.timeout_time = moment if process.timed_out(moment) else None
 
     def _engine(self) -> BatchEngine:
         if self.engine is None:
@@ -153,11 +205,18 @@ class B2Worker(LinearWorker):
             self._config.wait_interval = min(self._config.wait_interval, cadence)
         return self.engine
 
+    def __enter__(self) -> B2Worker:
+        self._outputs = remembering_outputs()
+        self._outputs.__enter__()
+        return super().__enter__()
+
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> bool:
+        self._outputs.__exit__(None, None, None)
         if kind is None and self.batch_mode:
             path = store_path(map_folder(get_setting("log_dir")))
             settle_unwatched(self.engine.store if self.engine is not None else None, path)
         if self.engine is not None:
+            self.engine.flush_cancels()  # timed-out jobs of the last pass
             if kind is not None:
                 self._stop_jobs(interrupted=issubclass(kind, KeyboardInterrupt))
             self._running_tasks = {

@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from b2core.batch.commands import CommandRunner
+from b2core.errors import PartialSubmissionError
 from pydantic import BaseModel
 
 
@@ -79,7 +80,11 @@ class BatchBackend(ABC):
 
     @abstractmethod
     def submit(self, specs: Sequence[JobSpec]) -> list[str]:
-        """Submit jobs of one group with as few commands as possible; return their ids in order."""
+        """Submit jobs of one group with as few commands as possible; return their ids in order.
+
+        All or nothing: either every spec got a job, or nothing was submitted and the error is raised,
+        or PartialSubmissionError names the ids of the leading specs that did get one (submit_each).
+        """
 
     @abstractmethod
     def query(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
@@ -93,3 +98,17 @@ class BatchBackend(ABC):
         """Job ids of (task_id, attempt) submissions whose answer a crash lost, so a restart does not
         submit them twice; None when this batch system cannot tell (the core then submits again)."""
         return None
+
+
+def submit_each(specs: Sequence[JobSpec], submit_one: Callable[[JobSpec], str]) -> list[str]:
+    """Submit one command per job, keeping the submit contract: when a later command fails, raise
+    PartialSubmissionError with the ids already handed out, so the engine neither loses nor repeats them."""
+    ids: list[str] = []
+    for spec in specs:
+        try:
+            ids.append(submit_one(spec))
+        except Exception as error:
+            if not ids:
+                raise
+            raise PartialSubmissionError(ids, error) from error
+    return ids

@@ -20,7 +20,7 @@ from b2core.batch.containment import cancel_each, is_lost_unobserved, query_each
 from b2core.batch.jobstore import ACTIVE_STATES, JobRecord, JobStore, now
 from b2core.batch.packing import PackFilling, PackingBackend, pack_size, task_wrapper
 from b2core.batch.wrapper import log_paths
-from b2core.errors import BatchCommandError, PermanentBatchError
+from b2core.errors import BatchCommandError, PartialSubmissionError, PermanentBatchError
 from b2core.paths import task_file_dir
 from b2core.plugins import backend_class, plugin_manager
 from b2core.settings import get_setting
@@ -82,6 +82,7 @@ class BatchEngine:
         self.failed_polls: dict[str, int] = defaultdict(int)
         self.lost_submissions: dict[str, dict[tuple[str, int], str] | None] = {}
         self._dirty: list[TrackedJob] = []
+        self._to_cancel: list[TrackedJob] = []
         self._next_due = 0.0  # luigi asks every running task; only the first ask per due time does work
         self.packs = PackFilling(clock)
         self.ended: list[TrackedJob] = []  # jobs that reached their final status, until the worker looks
@@ -216,15 +217,33 @@ class BatchEngine:
 
     def _submit_chunk(self, backend: BatchBackend, jobs: list[TrackedJob]) -> None:
         self.store.upsert_many([job.record for job in jobs])
+        remaining = list(jobs)
+
+        def submit_remaining(specs: Sequence[JobSpec]) -> None:
+            """One submit call for the jobs still without id; a partial failure keeps the jobs it got out."""
+            nonlocal remaining
+            try:
+                ids = backend.submit([job.spec for job in remaining])
+            except PartialSubmissionError as partial:
+                done, remaining = remaining[: len(partial.submitted_ids)], remaining[len(partial.submitted_ids) :]
+                self._submitted(backend, done, partial.submitted_ids)
+                raise partial.cause from None
+            if len(ids) != len(remaining):
+                raise RuntimeError(f"{backend.name} returned {len(ids)} job ids for {len(remaining)} jobs: {ids}")
+            self._submitted(backend, remaining, ids)
+            remaining = []
+
         try:
-            ids = self._with_retries(f"submitting to {backend.name}", backend.submit, [job.spec for job in jobs])
-            if len(ids) != len(jobs):
-                raise RuntimeError(f"{backend.name} returned {len(ids)} job ids for {len(jobs)} jobs: {ids}")
+            self._with_retries(f"submitting to {backend.name}", submit_remaining, [job.spec for job in jobs])
         except Exception as error:
             if not isinstance(error, BatchCommandError):
-                logger.exception("Submitting %d job(s) to %s failed", len(jobs), backend.name)
-            for job in jobs:
+                logger.exception("Submitting %d job(s) to %s failed", len(remaining), backend.name)
+            for job in remaining:
                 self._finish(job, JobStatus(JobState.FAILED, "SUBMISSION_FAILED", reason=str(error)), retry=False)
+
+    def _submitted(self, backend: BatchBackend, jobs: list[TrackedJob], ids: Sequence[str]) -> None:
+        """Track jobs that got an id; the ids are recorded at once, as a restart re-attaches to them."""
+        if not jobs:
             return
         submitted = now()
         for job, job_id in zip(jobs, ids, strict=True):
@@ -391,6 +410,17 @@ class BatchEngine:
             count += len(submitted)
         self._flush_records()
         return count
+
+    def cancel_soon(self, job: TrackedJob) -> None:
+        """Cancel a job with the next flush_cancels(), together with others (tasks timing out together)."""
+        if job not in self._to_cancel:
+            self._to_cancel.append(job)
+
+    def flush_cancels(self) -> None:
+        """Cancel every job asked for with cancel_soon(), one command per backend."""
+        if self._to_cancel:
+            jobs, self._to_cancel = self._to_cancel, []
+            self.cancel(jobs, reason="the task's worker_timeout passed")
 
     def unfinished(self) -> list[TrackedJob]:
         """Jobs of this run that have not ended, pending submission included."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -29,14 +28,12 @@ class BatchTaskProcess:
         self.engine = engine
         self.result_queue = result_queue
         self.worker_timeout = task.worker_timeout if task.worker_timeout is not None else worker_timeout
-        self.timeout_time: float | None = None
+        self.timeout_time: float | None = None  # set by the worker once it decided the task timed out
         self.job: TrackedJob | None = None
         self.reported = False
 
     def run(self) -> None:
         """Queue the task for (bulk) submission; returns at once."""
-        if self.worker_timeout:
-            self.timeout_time = time.time() + float(self.worker_timeout)
         self.task.trigger_event(Event.START, self.task)
         try:
             self.job = self.engine.start(self.task, self.backend)
@@ -53,10 +50,17 @@ class BatchTaskProcess:
         self._report_final(self.job)
         return False
 
+    def timed_out(self, moment: float) -> bool:
+        """Whether the task's worker_timeout, counted from its job's submission, had passed at this moment."""
+        submitted = self.job.submitted if self.job is not None else None
+        if not self.worker_timeout or submitted is None or self.reported:
+            return False
+        return moment > submitted + float(self.worker_timeout)
+
     def terminate(self) -> None:
-        """Cancel this task's job (luigi calls this on timeouts)."""
+        """Cancel this task's job (luigi calls this on timeouts) with the other jobs timing out now."""
         if self.job is not None and not self.reported:
-            self.engine.cancel([self.job])
+            self.engine.cancel_soon(self.job)
 
     def _report_final(self, job: TrackedJob) -> None:
         status = job.final

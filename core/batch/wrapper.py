@@ -58,8 +58,7 @@ def write_task_spec(task: Any) -> Path:
 def job_command(task: Any, task_id: str | None = None, spec_path: Path | None = None) -> JobCommand:
     """The command line that runs one task inside a job (before any plugin wraps it); a pack of tasks
     passes its own id and manifest instead of the task's."""
-    main = sys.modules.get("__main__")
-    script = os.path.basename(getattr(main, "__file__", "") or "")
+    script = _script_as_seen_from_the_job(task)
     executable = get_setting("executable", task=task) or [sys.executable]
     argv = [*get_setting("executable_prefix", task=task, deprecated_keys=["cmd_prefix"]), *executable]
     expandable = len(argv)
@@ -69,6 +68,16 @@ def job_command(task: Any, task_id: str | None = None, spec_path: Path | None = 
     argv += ["--batch-runner", "--task-id", task_id or task.task_id, "--task-spec", str(spec)]
     argv += get_setting("task_cmd_additional_args", task=task)
     return JobCommand(argv=argv, env_script=get_setting("env_script", task=task), expandable=expandable)
+
+
+def _script_as_seen_from_the_job(task: Any) -> str:
+    """The steering script for the job's command line: by its bare name where the job runs in a copy of
+    its folder (working_dir "." with transferred files), else by its absolute path, which a job on a
+    shared file system reaches from any working_dir."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", "") or ""
+    if not main_file:
+        return ""
+    return os.path.basename(main_file) if get_setting("working_dir", task=task) == "." else os.path.abspath(main_file)
 
 
 def working_dir(task: Any) -> str:

@@ -5,6 +5,7 @@
     b2core run module:Task [--param value ...] [--batch] [--workers N]
     b2core show-output module:Task [--param value ...]
     b2core remove-output module:Task [--param value ...] [--only] [-y]
+    b2core scheduler [--port 8082] [--address ADDR] [--state-path FILE]   central scheduler, like luigid
 
 `module` is an importable module name (the current folder is on the path) or a path to a .py file.
 Relative result, log and task-file folders start at the module's folder, as they start at the steering
@@ -76,6 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("--only", action="store_true", help="Remove only this task class's outputs.")
     remove.add_argument("-y", "--yes", action="store_true", help="Do not ask before removing.")
     remove.set_defaults(handler=_remove_output)
+
+    central = commands.add_parser(
+        "scheduler", help="Run a central scheduler for several steering processes (luigi's RPC and web view)."
+    )
+    central.add_argument("--port", type=int, default=8082, help="Port to listen on (default 8082, as luigid).")
+    central.add_argument("--address", default=None, help="Interface to listen on (default: all, as luigid).")
+    central.add_argument(
+        "--state-path", default=None, help="State file kept across restarts (default: luigi's [scheduler] state_path)."
+    )
+    central.set_defaults(handler=_scheduler)
     return parser
 
 
@@ -96,7 +107,10 @@ def _plugins(args: argparse.Namespace, extra: list[str]) -> int:
         hook_modules = plugins.all_hook_modules()
         problem = ""
     except Exception as error:  # a broken hook module must not hide the list of backends
-        answers, hook_modules, problem = {}, [], f"{type(error).__name__}: {error}"
+        from b2core.errors import B2CoreError
+
+        answers, hook_modules = {}, []
+        problem = str(error) if isinstance(error, B2CoreError) else f"{type(error).__name__}: {error}"
 
     print(f"Batch backends (entry point group {plugins.BACKEND_GROUP}):")
     rows = []
@@ -118,10 +132,12 @@ def _plugins(args: argparse.Namespace, extra: list[str]) -> int:
     for entry_point in sorted(metadata.entry_points(group=plugins.HOOK_GROUP), key=lambda ep: ep.name):
         dist, version = plugins.distribution_of(entry_point)
         loaded = any(name == entry_point.name for name, _ in hook_modules)
-        hook_rows.append((entry_point.name, f"{dist} {version}", entry_point.value, "loaded" if loaded else ""))
+        skipped = os.environ.get(plugins.AUTOLOAD_ENV) and not plugins.is_first_party(entry_point)
+        state = "loaded" if loaded else f"skipped ({plugins.AUTOLOAD_ENV} is set)" if skipped else ""
+        hook_rows.append((entry_point.name, f"{dist} {version}", entry_point.value, state))
     _print_table(hook_rows or [("(none)",)], indent="  ")
     if problem:
-        print(f"\nLoading hook modules failed: {problem}", file=sys.stderr)
+        print(f"\nb2core: {problem}", file=sys.stderr)
         return 1
 
     print()
@@ -164,6 +180,21 @@ def _status(args: argparse.Namespace, extra: list[str]) -> int:
     _print_table(rows)
     counts = Counter(record.state for record in records)
     print("\n" + ", ".join(f"{state}: {count}" for state, count in sorted(counts.items())) + f"; total: {len(records)}")
+    return 0
+
+
+# --- scheduler -----------------------------------------------------------------------------------------
+
+
+def _scheduler(args: argparse.Namespace, extra: list[str]) -> int:
+    """Serve the linear scheduler over luigi's RPC protocol until stopped."""
+    import logging
+
+    from b2core.scheduling.server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)  # one line per RPC call otherwise
+    serve(port=args.port, address=args.address, state_path=args.state_path)
     return 0
 
 

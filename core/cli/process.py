@@ -99,6 +99,7 @@ def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_onl
             raise B2CoreError("--test cannot be combined with a central scheduler")
         mark_in_job()
         kwargs.setdefault("log_level", "DEBUG")
+        kwargs["workers"] = 1  # luigi forks a process per task with more than one worker
     if central:
         kwargs.update(scheduler_host=args.scheduler_host or "localhost", local_scheduler=False)
         if args.scheduler_port:
@@ -152,11 +153,16 @@ def run_luigi(roots: list[Any], batch_mode: bool, **kwargs: Any) -> bool:
     summary = failure_summary(tracker)
     if summary:
         print(summary, file=sys.stderr)
-    return result.status in (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY)
+    if result.status in (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY):
+        return True
+    # with a central scheduler, tasks another steering process ran count as "not run" here
+    shared = not kwargs.get("local_scheduler", True)
+    return shared and result.status == luigi.LuigiStatusCode.NOT_RUN and all(root.complete() for root in roots)
 
 
 def show_all_outputs(roots: list[Any]) -> None:
-    """Print every output by name with its paths: green if it exists, red if not."""
+    """Print every output by name with its paths, each marked "exists" or "missing" (coloured on a
+    terminal), so piped output keeps the answer."""
     by_key: dict[str, list[tuple[str, bool]]] = defaultdict(list)
     for task in walk(roots):
         for key, target in flatten_targets(task.output()):
@@ -165,8 +171,10 @@ def show_all_outputs(roots: list[Any]) -> None:
     for key in sorted(by_key):
         print(key)
         for path, exists in by_key[key]:
-            colour = "\033[32m" if exists else "\033[31m"
-            print(f"\t{colour}{path}\033[0m" if sys.stdout.isatty() else f"\t{path}")
+            mark = "exists " if exists else "missing"
+            if sys.stdout.isatty():
+                mark = ("\033[32m" if exists else "\033[31m") + mark + "\033[0m"
+            print(f"\t{mark}  {path}")
         print()
 
 

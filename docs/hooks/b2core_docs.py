@@ -115,8 +115,12 @@ def constraints(info: Any) -> str:
 
 
 def cell(text: str) -> str:
-    """Plain text safe inside a Markdown table cell."""
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Plain text safe inside a Markdown table cell; placeholders such as <key> outside code spans are
+    escaped, or the browser would take them for HTML tags and show nothing."""
+    parts = text.split("`")
+    for index in range(0, len(parts), 2):  # even parts are outside backticks
+        parts[index] = parts[index].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "`".join(parts).replace("|", "\\|").replace("\n", " ")
 
 
 def model_table(model: type) -> str:

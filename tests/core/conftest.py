@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import json
 import os
+import shutil
 import signal
 import site
 import sqlite3
@@ -293,6 +294,18 @@ def wait_for(condition: Callable[[], object], timeout: float = 60, what: str = "
             return value
         time.sleep(0.05)
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def no_batch_commands(tmp_path: Path) -> str:
+    """A PATH on which no batch system answers (Slurm may be installed here): only the tools jobs need."""
+    folder = tmp_path / "bare-bin"
+    folder.mkdir()
+    for tool in ("bash", "sh", "env", "mv", "cat", "rm", "mkdir", "sleep", "dirname"):
+        found = shutil.which(tool)
+        if found:
+            (folder / tool).symlink_to(found)
+    return str(folder)
 
 
 @pytest.fixture

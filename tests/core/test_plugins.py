@@ -235,9 +235,10 @@ def test_plugin_settings_are_typed_by_the_plugins_model(example, queue) -> None:
 
 
 def test_plugin_setting_of_wrong_type_fails_at_start(example, queue) -> None:
-    """Like a core setting: one error before anything is scheduled, exit code 2."""
-    example.write(WHOLE)
-    run = example.run(env={"B2CORE_EXAMPLE_QUEUE": '["a", "b"]'})
+    """Like a core setting: one error before anything runs, exit code 2. (From the environment a string
+    setting takes any text, so the wrong type comes from a task attribute here.)"""
+    example.write(WHOLE.replace('batch_system = "example"', 'batch_system = "example"\n    example_queue = ["a", "b"]'))
+    run = example.run()
     assert run.returncode == 2, run
-    assert run.output.count("Setting 'example_queue' from environment variable B2CORE_EXAMPLE_QUEUE") == 1, run
-    assert "Scheduled" not in run.output
+    assert run.output.count("Setting 'example_queue' from attribute 'example_queue' of task Part") == 1, run
+    assert "Scheduled" not in run.output and queue.jobs() == []

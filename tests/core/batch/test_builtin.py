@@ -76,10 +76,10 @@ def test_job_killed_while_writing_leaves_no_final_file(workflow, tmp_path: Path,
     assert final.read_text() == "first half;second half"
 
 
-def test_auto_without_any_batch_system_falls_back_to_local_only_when_allowed(workflow) -> None:
+def test_auto_without_any_batch_system_falls_back_to_local_only_when_allowed(workflow, no_batch_commands) -> None:
     """batch_system=auto with nothing detected: loud failure, or a local run with auto_fallback_to_local."""
     workflow.write(STEERING)
-    env = {"PATH": "/usr/bin:/bin", "B2CORE_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env = {"PATH": no_batch_commands}
     run = workflow.run(env=env)
     assert run.returncode != 0, run
     assert "found no usable batch system" in run.output, run

@@ -43,7 +43,6 @@ def test_b2luigi_task_is_luigis_task_module() -> None:
         ("b2luigi.core.task", "NotCompletedTask", b2core.task.NotCompletedTask),
         ("b2luigi.core.parameter", "BatchIntParameter", b2core.BatchIntParameter),
         ("b2luigi.core.parameter", "BoolParameter", b2core.BoolParameter),
-        ("b2luigi.core.parameter", "BatchIntParameter", b2core.BatchIntParameter),
         ("b2luigi.core.parameter", "wrap_parameter", b2core.wrap_parameter),
         ("b2luigi", "wrap_parameter", b2core.wrap_parameter),
         *(("b2luigi.core.utils", name, getattr(b2core.utils, name)) for name in b2core.utils.__all__),
