@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from typing import Any
 
 import luigi
 from b2core import output_owners, paths
+from b2core.output_memo import remembered_target
 from b2core.staging import active_staging
 from b2core.targets import LocalTarget
 
@@ -81,7 +83,12 @@ class Task(luigi.Task, metaclass=TaskRegister):
         **kwargs: Any,
     ) -> dict[str, luigi.Target]:
         """Declare an output file; use as ``yield self.add_to_output("x.txt")`` in output()."""
-        return {output_file_name: self._get_output_file_target(output_file_name, target_class, result_dir, **kwargs)}
+        if kwargs:
+            target = self._get_output_file_target(output_file_name, target_class, result_dir, **kwargs)
+            return {output_file_name: target}
+        key = (self.task_id, output_file_name, target_class, result_dir)
+        make = functools.partial(self._get_output_file_target, output_file_name, target_class, result_dir)
+        return {output_file_name: remembered_target(key, make)}
 
     def _get_output_file_target(
         self, base_filename: str, target_class: type | None = None, result_dir: str | None = None, **kwargs: Any

@@ -13,6 +13,7 @@ from b2core.batch.process import BatchTaskProcess, store_path
 from b2core.batch.settle import settle_unwatched
 from b2core.errors import B2CoreError
 from b2core.execution import StagedTaskProcess
+from b2core.output_memo import remembering_outputs
 from b2core.paths import map_folder
 from b2core.plugins import AUTO, installed_backends, plugin_manager, resolve_auto, unknown_backend_message
 from b2core.progress import ProgressTracker
@@ -20,6 +21,7 @@ from b2core.scheduling import LinearWorker
 from b2core.scheduling import WorkerSchedulerFactory as LinearWorkerSchedulerFactory
 from b2core.settings import get_setting, task_defines
 from b2core.workflow import WorkflowProcess, is_workflow_task
+from luigi import rpc
 from luigi.scheduler import FAILED
 
 logger = logging.getLogger("b2core")
@@ -121,6 +123,12 @@ class B2Worker(LinearWorker):
             raise self._startup_error
         return super().run()
 
+    def _keep_alive(self, get_work_response: Any) -> bool:
+        """With a central scheduler, also wait while another steering process runs tasks of this workflow."""
+        if isinstance(self._scheduler, rpc.RemoteScheduler) and get_work_response.running_tasks:
+            return not self._stop_requesting_work
+        return super()._keep_alive(get_work_response)
+
     def _add_task(self, *args: Any, **kwargs: Any) -> Any:
         if self.tracker is not None:
             self.tracker.task_changed(
@@ -214,7 +222,13 @@ class B2Worker(LinearWorker):
             self._config.wait_interval = min(self._config.wait_interval, cadence)
         return self.engine
 
+    def __enter__(self) -> B2Worker:
+        self._outputs = remembering_outputs()
+        self._outputs.__enter__()
+        return super().__enter__()
+
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> bool:
+        self._outputs.__exit__(None, None, None)
         if kind is None and self.batch_mode:
             path = store_path(map_folder(get_setting("log_dir")))
             settle_unwatched(self.engine.store if self.engine is not None else None, path)

@@ -5,6 +5,7 @@
     b2core run module:Task [--param value ...] [--batch] [--workers N]
     b2core show-output module:Task [--param value ...]
     b2core remove-output module:Task [--param value ...] [--only] [-y]
+    b2core scheduler [--port 8082] [--address ADDR] [--state-path FILE]   central scheduler, like luigid
 
 `module` is an importable module name (the current folder is on the path) or a path to a .py file.
 Relative result, log and task-file folders start at the module's folder, as they start at the steering
@@ -76,6 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("--only", action="store_true", help="Remove only this task class's outputs.")
     remove.add_argument("-y", "--yes", action="store_true", help="Do not ask before removing.")
     remove.set_defaults(handler=_remove_output)
+
+    central = commands.add_parser(
+        "scheduler", help="Run a central scheduler for several steering processes (luigi's RPC and web view)."
+    )
+    central.add_argument("--port", type=int, default=8082, help="Port to listen on (default 8082, as luigid).")
+    central.add_argument("--address", default=None, help="Interface to listen on (default: all, as luigid).")
+    central.add_argument(
+        "--state-path", default=None, help="State file kept across restarts (default: luigi's [scheduler] state_path)."
+    )
+    central.set_defaults(handler=_scheduler)
     return parser
 
 
@@ -169,6 +180,21 @@ def _status(args: argparse.Namespace, extra: list[str]) -> int:
     _print_table(rows)
     counts = Counter(record.state for record in records)
     print("\n" + ", ".join(f"{state}: {count}" for state, count in sorted(counts.items())) + f"; total: {len(records)}")
+    return 0
+
+
+# --- scheduler -----------------------------------------------------------------------------------------
+
+
+def _scheduler(args: argparse.Namespace, extra: list[str]) -> int:
+    """Serve the linear scheduler over luigi's RPC protocol until stopped."""
+    import logging
+
+    from b2core.scheduling.server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)  # one line per RPC call otherwise
+    serve(port=args.port, address=args.address, state_path=args.state_path)
     return 0
 
 

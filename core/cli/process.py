@@ -176,14 +176,19 @@ def run_luigi(roots: list[Any], batch_mode: bool, **kwargs: Any) -> bool:
     summary = failure_summary(tracker)
     if summary:
         print(summary, file=sys.stderr)
-    success = result.status in (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY)
-    cycle = None if success else find_cycle(roots)
+    if result.status in (luigi.LuigiStatusCode.SUCCESS, luigi.LuigiStatusCode.SUCCESS_WITH_RETRY):
+        return True
+    # with a central scheduler, tasks another steering process ran count as "not run" here
+    shared = not kwargs.get("local_scheduler", True)
+    if shared and result.status == luigi.LuigiStatusCode.NOT_RUN and all(root.complete() for root in roots):
+        return True
+    cycle = find_cycle(roots)
     if cycle:
         raise B2CoreError(
             f"The tasks depend on each other in a cycle, so none of them can run: {' -> '.join(cycle)}; "
             "break it in one of their requires()"
         )
-    return success
+    return False
 
 
 def show_all_outputs(roots: list[Any]) -> None:

@@ -23,7 +23,8 @@ tasks run one by one (luigi's behaviour for a worker that registered no batcher)
 The class is assembled from mixins, one module each: ``records`` (task and worker records),
 ``state`` (status changes, dependencies, priorities), ``readiness`` (ready heaps and pending
 counters), ``timers`` (retries, disables, pruning), ``registration`` (add_task/get_work RPC),
-``controls`` (the other RPC calls) and ``queries`` (the web UI's read-only calls).
+``controls`` (the other RPC calls), ``queries`` (the web UI's read-only calls) and ``persistence``
+(the state file of ``b2core scheduler``, which serves this scheduler over luigi's RPC protocol).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import time
 from typing import Any
 
 from b2core.scheduling.controls import Controls
+from b2core.scheduling.persistence import Persistence
 from b2core.scheduling.queries import Queries
 from b2core.scheduling.readiness import Readiness
 from b2core.scheduling.records import SchedTask, SchedWorker
@@ -48,7 +50,7 @@ from luigi.scheduler import scheduler as SchedulerConfig
 __all__ = ["LinearScheduler", "SchedTask", "SchedWorker"]
 
 
-class LinearScheduler(Registration, Controls, Queries, Timers, Readiness, TaskState):
+class LinearScheduler(Registration, Controls, Queries, Persistence, Timers, Readiness, TaskState):
     """Drop-in for luigi.scheduler.Scheduler with O(1)/O(log N) amortised work per call."""
 
     def __init__(
@@ -82,9 +84,3 @@ class LinearScheduler(Registration, Controls, Queries, Timers, Readiness, TaskSt
         self._ud_dirty = False
         self._ud_members: set[str] = set()
         self._ud_excluded: dict[str, list[int]] = {}
-
-    def load(self) -> None:
-        """A local scheduler keeps no state file."""
-
-    def dump(self) -> None:
-        """A local scheduler keeps no state file."""

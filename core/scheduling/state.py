@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 import logging
 import time
 from collections.abc import Iterable
@@ -153,15 +152,7 @@ class TaskState:
             if task.has_excessive_failures():
                 task.scheduler_disable_time = time.time()
                 new_status = DISABLED
-                heapq.heappush(
-                    self._timers,
-                    (
-                        task.scheduler_disable_time + self._config.disable_persist,
-                        next(self._push),
-                        "enable",
-                        task,
-                    ),
-                )
+                self._push_timer(task.scheduler_disable_time + self._config.disable_persist, "enable", task)
                 if not self._config.batch_emails:
                     notifications.send_error_email(
                         f"Luigi Scheduler: DISABLED {task.id} due to excessive failures",
@@ -175,7 +166,7 @@ class TaskState:
             self._transition(task, new_status)
         if new_status == FAILED:
             task.retry = time.time() + self._config.retry_delay
-            heapq.heappush(self._timers, (task.retry, next(self._push), "retry", task))
+            self._push_timer(task.retry, "retry", task)
 
     def _update_task_history(self, task: SchedTask, status: str, host: str | None = None) -> None:
         """Forward to the task history implementation, never failing the scheduler."""

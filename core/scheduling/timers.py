@@ -18,6 +18,10 @@ _FULL_PRUNE_INTERVAL = 60.0
 class Timers:
     """Mixin of LinearScheduler: a heap of timers instead of luigi's sweep over all tasks on every call."""
 
+    def _push_timer(self, due: float, kind: str, task: SchedTask) -> None:
+        """Fire kind ("retry" or "enable") for the task at time due."""
+        heapq.heappush(self._timers, (due, next(self._push), kind, task))
+
     def _tick(self, now: float) -> None:
         """Fire due timers and drop dead workers; O(log N) per fired timer."""
         timers = self._timers

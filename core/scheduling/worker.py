@@ -14,6 +14,18 @@ goes into luigi's Task API: ``get_params``/``to_str_params``/instance caching, a
   :class:`LinearWorker` raises the interpreter's recursion limit, when needed, before the
   summary is built.
 
+Two per-task costs that are not luigi's observable behaviour are also removed:
+
+* luigi's result queue is a ``multiprocessing.Queue`` even for tasks run in this process, so every
+  result is pickled, handed to a feeder thread and read back through a pipe.
+  :class:`LocalFirstQueue` keeps results put by this process in a deque; forked task processes
+  still use the pipe.
+* Before a task runs, luigi calls ``complete()`` on each of its dependencies again (and so their
+  ``output()``), which makes a fan-in of N cost N extra checks. A dependency this worker has just
+  run successfully is complete by luigi's own rule (``check_complete_on_run`` off), so the worker
+  remembers those runs, as luigi's ``cache_task_completion`` would, in a plain dict; dependencies
+  found complete while scheduling are still checked again at run time, as in luigi.
+
 Task execution (``_run_task``, ``_create_task_process``, ``_handle_next_task``,
 ``_purge_children``) is untouched, so subclasses can override ``_create_task_process`` to send
 tasks elsewhere, and ``workers=1`` still runs tasks in-process.
@@ -21,6 +33,10 @@ tasks elsewhere, and ``workers=1`` still runs tasks in-process.
 
 from __future__ import annotations
 
+import collections
+import functools
+import multiprocessing
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -33,6 +49,33 @@ _PY311 = sys.version_info >= (3, 11)
 _MAX_LIMIT_OLD_PYTHON = 20_000
 
 
+class LocalFirstQueue:
+    """luigi's task result queue; results from this process skip pickling and the feeder thread."""
+
+    def __init__(self) -> None:
+        """Results of forked task processes still travel through a multiprocessing queue."""
+        self._pid = os.getpid()
+        self._local: collections.deque[Any] = collections.deque()
+        self._shared: Any = multiprocessing.Queue()
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        """Queue a task result (task_id, status, explanation, missing, new_deps)."""
+        if os.getpid() == self._pid:
+            self._local.append(item)
+        else:
+            self._shared.put(item, block, timeout)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """Next result, waiting for forked processes only when this process queued none."""
+        if self._local:
+            return self._local.popleft()
+        return self._shared.get(block, timeout)
+
+    def close(self) -> None:
+        """Close the pipe to forked processes."""
+        self._shared.close()
+
+
 class LinearWorker(luigi.worker.Worker):
     """luigi.worker.Worker whose scheduling walk is linear in the number of distinct tasks."""
 
@@ -41,6 +84,21 @@ class LinearWorker(luigi.worker.Worker):
         super().__init__(*args, **kwargs)
         # ids of tasks already walked in the scheduling phase; None once run() started
         self._phase_seen: set[str] | None = set()
+        self._task_result_queue.close()
+        self._task_result_queue = LocalFirstQueue()
+        # luigi's Manager dict when cache_task_completion is set; otherwise the runs of this worker
+        self._run_completions: Any = self._task_completion_cache
+        if self._run_completions is None:
+            self._run_completions = {}
+
+    def _create_task_process(self, task: luigi.Task) -> Any:
+        """luigi's task process, told which tasks this worker already ran successfully."""
+        process = super()._create_task_process(task)
+        process.task_completion_cache = self._run_completions
+        process.check_complete = functools.partial(
+            luigi.worker.check_complete_cached, completion_cache=self._run_completions
+        )
+        return process
 
     def add(self, task: luigi.Task, multiprocess: bool = False, processes: int = 0) -> bool:
         """Schedule a task and its incomplete dependencies, skipping sub-graphs already scheduled."""

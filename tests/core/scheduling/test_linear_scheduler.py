@@ -12,10 +12,6 @@ from __future__ import annotations
 import itertools
 import os
 import random
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -610,58 +606,8 @@ def test_worker_class_can_be_plugged_in(tmp_path: Path) -> None:
     assert type(SubFactory().create_worker(LinearScheduler(), 1)) is RecordingWorker
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def luigid(tmp_path: Path) -> Iterator[int]:
-    """A central luigi scheduler on a free localhost port, stopped after the test."""
-    exe = shutil.which("luigid", path=os.path.dirname(sys.executable)) or shutil.which("luigid")
-    if exe is None:
-        pytest.skip("luigid is not installed")
-    port = _free_port()
-    state = tmp_path / "luigid"
-    state.mkdir()
-    proc = subprocess.Popen(
-        [
-            exe,
-            "--port",
-            str(port),
-            "--address",
-            "127.0.0.1",
-            "--state-path",
-            str(state / "state.pickle"),
-            "--logdir",
-            str(state),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=open(state / "stderr.txt", "w"),  # noqa: SIM115 (closed with the process)
-        cwd=state,
-    )
-    try:
-        deadline = time.time() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail("luigid did not start: " + (state / "stderr.txt").read_text())
-                time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def test_central_scheduler_through_factory(tmp_path: Path, luigid: int) -> None:
+def test_central_scheduler_through_factory(tmp_path: Path, central_scheduler: int) -> None:
+    """luigi's luigid and `b2core scheduler` both serve b2core's worker and plain luigi tasks."""
     made: list[Any] = []
 
     class Recording(WorkerSchedulerFactory):
@@ -679,7 +625,7 @@ def test_central_scheduler_through_factory(tmp_path: Path, luigid: int) -> None:
         worker_scheduler_factory=Recording(),
         local_scheduler=False,
         scheduler_host="127.0.0.1",
-        scheduler_port=luigid,
+        scheduler_port=central_scheduler,
         log_level="WARNING",
         detailed_summary=True,
     )

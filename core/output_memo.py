@@ -1,0 +1,41 @@
+"""Output targets remembered per task while a worker runs: luigi asks a task for output() many times.
+
+luigi's worker calls ``output()`` of a leaf task about four times (``complete()`` when scheduling,
+creating the output folders, ``get_output_file_name`` in ``run()``, ``input()`` of the task that
+requires it), and each call resolves settings and builds paths. While a b2core worker runs (from
+its ``__enter__`` to its ``__exit__``), :func:`remembered_target` computes the target of one
+``add_to_output`` call once per task; a task's output paths are fixed for the run, as luigi treats
+targets. Outside a worker (steering code, jobs, tests) every call computes afresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_memo: dict[tuple[Any, ...], Any] | None = None
+
+
+@contextmanager
+def remembering_outputs() -> Iterator[None]:
+    """Remember output targets until the block ends (nested blocks share the outer memo)."""
+    global _memo
+    if _memo is not None:
+        yield
+        return
+    _memo = {}
+    try:
+        yield
+    finally:
+        _memo = None
+
+
+def remembered_target(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    """The target for key, made once while outputs are remembered."""
+    if _memo is None:
+        return make()
+    target = _memo.get(key)
+    if target is None:
+        target = _memo[key] = make()
+    return target

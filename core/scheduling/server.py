@@ -1,0 +1,25 @@
+"""`b2core scheduler`: b2core's linear scheduler behind luigi's own HTTP server (RPC and web view).
+
+luigi's ``luigid`` serves luigi's scheduler, whose ``get_work`` and prune walk every task (quadratic
+over a run); this serves :class:`LinearScheduler` through ``luigi.server``, so luigi's and b2core's
+workers (``--scheduler-host/--scheduler-port``) and luigi's visualiser talk to it unchanged. Tasks
+are handed to one worker at a time, so several steering processes sharing it never run a task twice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from b2core.scheduling.scheduler import LinearScheduler
+
+logger = logging.getLogger(__name__)
+
+
+def serve(port: int = 8082, address: str | None = None, state_path: str | None = None) -> None:
+    """Run until SIGTERM/SIGINT, then save the state file (luigid's behaviour)."""
+    import luigi.server
+
+    overrides = {"state_path": state_path} if state_path else {}
+    scheduler = LinearScheduler(**overrides)
+    logger.info("b2core scheduler on %s:%s, state file %s", address or "*", port, scheduler._config.state_path)
+    luigi.server.run(api_port=port, address=address, scheduler=scheduler)
