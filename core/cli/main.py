@@ -168,7 +168,7 @@ def _status(args: argparse.Namespace, extra: list[str]) -> int:
     if not path.exists():
         print(f"No job records in {path} (nothing was submitted from this log folder).")
         return 0
-    store = JobStore(path)
+    store = JobStore(path, readonly=True)
     try:
         records = store.all_latest()
     finally:

@@ -12,6 +12,7 @@ import logging
 import os
 import posixpath
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -23,6 +24,7 @@ from b2core.staging import temporary_name
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 logger = logging.getLogger("b2core")
+OVERLAP_CHECKSUM = 64 * 1024 * 1024  # from this size on, the local checksum runs during the upload
 Result = TypeVar("Result")
 
 
@@ -188,14 +190,25 @@ class RemoteFileSystem(luigi.target.FileSystem):
     # --- machinery ---------------------------------------------------------------------------------
 
     def _verified_upload(self, door: str, local_path: str, path: str) -> None:
-        self._upload(door, local_path, path)
-        self._verify(door, path, local_path, "upload to")
+        """Upload, then verify; a large file's local checksum is computed while it travels."""
+        if os.path.getsize(local_path) < OVERLAP_CHECKSUM or not self._wants_checksum(door):
+            self._upload(door, local_path, path)
+            self._verify(door, path, local_path, "upload to")
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            local = pool.submit(local_checksum, local_path, self.checksum_algorithm)
+            self._upload(door, local_path, path)
+            self._verify(door, path, local_path, "upload to", local.result())
 
     def _verified_download(self, door: str, path: str, local_path: str) -> None:
         self._download(door, path, local_path)
         self._verify(door, path, local_path, "download")
 
-    def _verify(self, door: str, path: str, local_path: str, action: str) -> None:
+    def _wants_checksum(self, door: str) -> bool:
+        silent = self.__dict__.setdefault("_no_checksums", set())  # doors that offered none: not asked again
+        return self.checksum_algorithm is not None and door not in silent and get_setting("remote_verify_checksums")
+
+    def _verify(self, door: str, path: str, local_path: str, action: str, local: str | None = None) -> None:
         """Compare size, and the checksum where the server offers one; a mismatch is retried."""
         if not self.transfer_checks_size:
             stat = self._stat(door, path)
@@ -204,12 +217,13 @@ class RemoteFileSystem(luigi.target.FileSystem):
                 found = "no file" if stat is None else f"{stat.size} bytes"
                 problem = f"size differs: local {size} bytes, server {found}"
                 raise TransientRemoteError(self.url(path, door), action, problem)
-        if self.checksum_algorithm is None or not get_setting("remote_verify_checksums"):
+        if not self._wants_checksum(door):
             return
         remote = self._checksum(door, path)
         if remote is None:
+            self.__dict__["_no_checksums"].add(door)
             return
-        local = local_checksum(local_path, self.checksum_algorithm)
+        local = local or local_checksum(local_path, self.checksum_algorithm)
         if int(remote, 16) != int(local, 16):
             raise TransientRemoteError(
                 self.url(path, door), action, f"{self.checksum_algorithm} differs: local {local}, server {remote}"

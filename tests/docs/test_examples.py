@@ -4,7 +4,8 @@ what the text around it says.
 Pages are found generically (README.md plus every ``docs/**/*.md``), so a new page is tested as soon as
 it exists. A page's blocks run in order in one scratch folder (the cwd of each block), so later blocks
 see the files earlier ones made. Python blocks run as scripts with this test's interpreter; a fragment
-that uses ``b2luigi.`` without importing it gets ``import b2core as b2luigi`` put in front, and a block
+that uses ``b2luigi.`` (or ``b2core.``) without importing it gets ``import b2core as b2luigi`` (or
+``import b2core``) put in front, and a block
 without a ``__main__`` part is followed by a check that the settings its task classes set as class
 attributes have the types the settings models expect. Bash blocks run with ``bash -e``. Blocks in
 other languages (``text``, ``json``, ``toml``) are not run.
@@ -32,6 +33,7 @@ What a page claims beyond "runs and exits as promised" is checked by its entry i
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -121,6 +123,8 @@ def python_script(block: Block) -> str:
     text = block.text
     if "b2luigi." in text and "import b2core as b2luigi" not in text:
         text = PRELUDE + text
+    if re.search(r"\bb2core\.", text) and not re.search(r"^import b2core$", text, re.M):
+        text = "import b2core\n" + text
     if "__main__" not in text:
         text += EPILOGUE
     return text

@@ -174,8 +174,17 @@ def test_target_api_of_b2luigi(fs, tmp_path: Path, local_file) -> None:
         Path(local).write_text("2\n")
         raise RuntimeError("run() failed")
     assert Path(target.get(str(tmp_path / "down2"))).read_text() == "1\n", "a failed block publishes nothing"
+    with target.open("w") as stream:  # b2luigi raises NotImplementedError here; b2core publishes on close
+        stream.write("3\n")
+    with target.open("r") as stream:
+        assert stream.read() == "3\n"
+    with pytest.raises(RuntimeError), target.open("w") as stream:
+        stream.write("4\n")
+        raise RuntimeError("writing failed")
+    with target.open("r") as stream:
+        assert stream.read() == "3\n", "a failed write publishes nothing"
     fs.copy_dir_from_remote("/out", str(tmp_path / "tree"))
-    assert (tmp_path / "tree" / "sub" / "a.txt").read_text() == "1\n"
+    assert (tmp_path / "tree" / "sub" / "a.txt").read_text() == "3\n"
     target.remove()
     assert not target.exists()
 
