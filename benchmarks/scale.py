@@ -192,6 +192,8 @@ def _fmt(value: float, digits: int = 2) -> str:
 
 def write_docs(rows: list[Any], queries: dict[str, float]) -> None:
     """Replace the text between the scale markers of docs/benchmarks.md."""
+    from b2core.scheduling.server import WEB_VIEW_LIMITS
+
     lines = [
         "## Scale (issue 17)",
         "",
@@ -216,7 +218,9 @@ def write_docs(rows: list[Any], queries: dict[str, float]) -> None:
     lines += [
         "",
         "`b2core scheduler` with 100,000 tasks registered (half DONE, half PENDING, one root requiring all), "
-        "loaded from its state file; seconds per HTTP call of luigi's RPC protocol, median of 3:",
+        "loaded from its state file; seconds per HTTP call of luigi's RPC protocol, median of 3. Its web view"
+        f" limits (luigi's `max_shown_tasks`, `max_graph_nodes`) default to {WEB_VIEW_LIMITS} instead of luigi's"
+        " 100,000: a larger answer is the count only (the visualiser then asks for a filter) or a truncated graph.",
         "",
         "| query | s |",
         "|---|---:|",

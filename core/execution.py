@@ -15,6 +15,7 @@ from typing import Any
 import luigi
 import luigi.worker
 from b2core.errors import TaskNotFoundError
+from b2core.leftovers import remove_stale_temporaries
 from b2core.processes import die_with_parent
 from b2core.settings import get_setting
 from b2core.staging import OutputStaging, active_staging
@@ -53,6 +54,7 @@ def run_staged(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | No
     for new dependencies, what it wrote is removed.
     """
     create_output_dirs(task)
+    remove_stale_temporaries(task)
     staging = OutputStaging()
     task.__dict__["_b2core_staging"] = staging
     try:

@@ -11,6 +11,8 @@ from b2core.errors import OutputPathError
 from b2core.parameters import is_hidden, serialize_for_path
 from b2core.settings import get_setting
 
+NAME_MAX = 255  # bytes in one file name on the file systems b2core writes to
+
 
 def script_dir() -> str:
     """The folder of the steering script, which relative settings paths are resolved against."""
@@ -49,6 +51,9 @@ def _check_folder(task: Any, name: str, text: str, folder: str) -> None:
         reason = "it contains a path separator"
     elif "\0" in folder:
         reason = "it contains a NUL character"
+    elif len(folder.encode()) > NAME_MAX:
+        reason = f"the folder name would be {len(folder.encode())} bytes long, more than a file name may have"
+        text = text[:40] + "..."
     if reason:
         raise OutputPathError(
             f"Parameter '{name}' of task {task.task_id} has the value {text!r}, which cannot be a folder name "
@@ -79,6 +84,10 @@ def output_file_name(task: Any, base_filename: str, result_dir: str | None = Non
     """<result_dir>/<p1=v1>/.../<file> for one output of a task."""
     if os.path.isabs(base_filename) or ".." in Path(base_filename).parts or "\0" in base_filename:
         raise OutputPathError(f"Output name {base_filename!r} of task {task.task_id} must be a relative path inside it")
+    if not Path(base_filename).parts:
+        raise OutputPathError(
+            f"Output name {base_filename!r} of task {task.task_id} names no file (it would be the task's folder)"
+        )
     base = result_dir if result_dir is not None else map_folder(get_setting("result_dir", task=task))
     return os.path.join(base, *parameter_folders(task, include_hidden), base_filename)
 

@@ -235,6 +235,12 @@ def _read_settings_file(path: Path) -> dict[str, Any] | None:
 def _parse_settings_file(path: Path) -> dict[str, Any]:
     try:
         values = json.loads(path.read_text())
+    except IsADirectoryError:
+        raise SettingsError(f"The settings file {path} is a directory; remove or rename it") from None
+    except OSError as error:
+        raise SettingsError(
+            f"The settings file {path} cannot be read ({error.strerror}); make it readable or remove it"
+        ) from None
     except ValueError as error:
         raise SettingsError(f"The settings file {path} is not valid JSON: {error}") from error
     if not isinstance(values, dict):

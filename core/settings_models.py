@@ -151,3 +151,26 @@ def validate_all_sources() -> None:
     for path, values in settings.iter_settings_files():
         for key, value in values.items():
             validate_setting(key, value, str(path))
+        warn_about_typos(values, path)
+
+
+def warn_about_typos(values: dict[str, Any], path: Any) -> None:
+    """Warn (once per run, at start) about names in a settings file that look like a misspelt known setting.
+
+    Other unknown names are the workflow's own settings (read with get_setting) and stay silent.
+    """
+    import difflib
+    import logging
+
+    from b2core.settings import RENAMED_SETTINGS
+
+    known = set(_field_index()) | {old for olds in RENAMED_SETTINGS.values() for old in olds}
+    for key in values:
+        close = [] if key in known else difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+        if close:
+            logging.getLogger("b2core").warning(
+                "Unknown setting '%s' in %s: did you mean '%s'? b2core ignores it unless a task reads it",
+                key,
+                path,
+                close[0],
+            )

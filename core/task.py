@@ -10,7 +10,7 @@ from operator import attrgetter
 from typing import Any
 
 import luigi
-from b2core import paths
+from b2core import output_owners, paths
 from b2core.output_memo import remembered_target
 from b2core.staging import active_staging
 from b2core.targets import LocalTarget
@@ -94,16 +94,45 @@ class Task(luigi.Task, metaclass=TaskRegister):
         self, base_filename: str, target_class: type | None = None, result_dir: str | None = None, **kwargs: Any
     ) -> luigi.Target:
         """The target of one output file of this task (what add_to_output puts under its name)."""
+        run = self._output_settings()
+        if result_dir is None and run is not None:
+            result_dir = run["result_dir"]
         path = paths.output_file_name(self, base_filename, result_dir=result_dir)
+        if run is not None and path not in run["claimed"]:
+            output_owners.claim(self.task_id, path)
+            run["claimed"].add(path)
         return self._resolve_output_file_target(path, target_class, **kwargs)
+
+    def _output_settings(self) -> dict[str, Any] | None:
+        """During a run, the settings every output needs, looked up once per task (not once per output and
+        output() call: a task with 10,000 outputs spent most of its time there), and the paths it claimed."""
+        from b2core.settings import get_setting
+
+        generation = output_owners.generation()
+        if generation < 0:
+            return None
+        cached = self.__dict__.get("_b2core_output_settings")
+        if cached is None or cached["generation"] != generation:
+            cached = self.__dict__["_b2core_output_settings"] = {
+                "generation": generation,
+                "result_dir": paths.map_folder(get_setting("result_dir", task=self)),
+                "target_class": get_setting("default_task_target_class", default=LocalTarget, task=self),
+                "target_kwargs": get_setting("target_class_kwargs", default={}, task=self),
+                "claimed": set(),
+            }
+        return cached
 
     def _resolve_output_file_target(self, path: str, target_class: type | None = None, **kwargs: Any) -> luigi.Target:
         """The target for an output path: target_class, else the setting default_task_target_class, else LocalTarget."""
         from b2core.settings import get_setting
 
         if target_class is None:
-            target_class = get_setting("default_task_target_class", default=LocalTarget, task=self)
-            kwargs = {**get_setting("target_class_kwargs", default={}, task=self), **kwargs}
+            run = self._output_settings()
+            if run is not None:
+                target_class, kwargs = run["target_class"], {**run["target_kwargs"], **kwargs}
+            else:
+                target_class = get_setting("default_task_target_class", default=LocalTarget, task=self)
+                kwargs = {**get_setting("target_class_kwargs", default={}, task=self), **kwargs}
         return target_class(path, **kwargs)
 
     def get_output_file_name(self, key: str, **tmp_file_kwargs: Any) -> str:
@@ -180,9 +209,20 @@ class Task(luigi.Task, metaclass=TaskRegister):
         return targets
 
     def _get_output_target(self, key: str) -> luigi.Target:
-        for name, target in flatten_targets(self.output()):
-            if name == key:
-                return target
+        staging = active_staging(self)
+        if staging is not None:  # inside run(): output() is built once, so n outputs cost O(n), not O(n^2)
+            cached = self.__dict__.get("_b2core_output_index")
+            if cached is None or cached[0] is not staging:
+                index: dict[str, luigi.Target] = {}
+                for name, target in flatten_targets(self.output()):
+                    index.setdefault(name, target)
+                cached = self.__dict__["_b2core_output_index"] = (staging, index)
+            if key in cached[1]:
+                return cached[1][key]
+        else:
+            for name, target in flatten_targets(self.output()):
+                if name == key:
+                    return target
         raise KeyError(f"Task {self.task_id} has no output named {key!r}; declare it with add_to_output")
 
     def _remove_output(self, target_class: type | None = None, result_dir: str | None = None, **kwargs: Any) -> None:

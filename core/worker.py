@@ -136,6 +136,22 @@ class B2Worker(LinearWorker):
             )
         return super()._add_task(*args, **kwargs)
 
+    def _log_complete_error(self, task: Any, traceback: str) -> None:
+        """complete() or output() raised while scheduling: a failure of that task, counted and summarised."""
+        super()._log_complete_error(task, traceback)
+        self._scheduling_failed(task, "raised in complete() while scheduling", traceback)
+
+    def _log_dependency_error(self, task: Any, traceback: str) -> None:
+        """requires() raised while scheduling: as above."""
+        super()._log_dependency_error(task, traceback)
+        self._scheduling_failed(task, "raised in requires() while scheduling", traceback)
+
+    def _scheduling_failed(self, task: Any, where: str, traceback: str) -> None:
+        if self.tracker is not None:
+            last = traceback.strip().splitlines()[-1] if traceback.strip() else ""
+            text = last if last.startswith("b2core.errors.") else traceback
+            self.tracker.task_changed(task.task_id, task.get_task_family(), "FAILED", f"{where}: {text}")
+
     def _run_task(self, task_id: str) -> None:
         task = self._scheduled_tasks.get(task_id)
         if self.tracker is not None and task is not None:
@@ -147,6 +163,7 @@ class B2Worker(LinearWorker):
             if is_workflow_task(task):
                 return self._workflow_process(task)
             backend = choose_backend(task, self.batch_mode)
+            engine = self._engine() if backend is not None else None
         except B2CoreError as error:
             return FailedTaskProcess(task, self._task_result_queue, str(error))
         if backend is None:
@@ -154,7 +171,7 @@ class B2Worker(LinearWorker):
             process.__class__ = StagedTaskProcess  # same state, staged run(); keeps luigi's construction
             self._watched.add(task.task_id)
             return process
-        process = BatchTaskProcess(task, backend, self._engine(), self._task_result_queue, self._config.timeout)
+        process = BatchTaskProcess(task, backend, engine, self._task_result_queue, self._config.timeout)
         if process.worker_timeout:
             self._watched.add(task.task_id)
         return process

@@ -144,7 +144,10 @@ class WorkflowProcess:
             if todo and self.engine is None:
                 self._report(PENDING, "", [(t.task_module, t.task_family, t.to_str_params()) for t in todo])
                 return
-            self.open = [self.engine.start(branch, self.backend) for branch in todo]
+            for count, branch in enumerate(todo, 1):
+                self.open.append(self.engine.start(branch, self.backend))
+                if count % 500 == 0:
+                    self.engine.tick()  # full packs leave while the rest is still being queued
         except Exception as error:
             self._report(FAILED, f"Workflow {self.task.task_id} could not start its branches: {error}")
 

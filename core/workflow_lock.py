@@ -143,13 +143,16 @@ def _drop_stale_records(folder: Path, me: Holder) -> None:
                 holder.describe(),
             )
             (folder / HOLDERS_DIR / holder.name).unlink(missing_ok=True)
+    if not me.shared:  # records nobody could read (a holder killed while writing) are stale too
+        for path in (folder / HOLDERS_DIR).iterdir():
+            if path.name != me.name:
+                path.unlink(missing_ok=True)
 
 
 def _write_record(path: Path, holder: Holder) -> None:
-    temporary = path.with_name(path.name + ".tmp")
+    """Written in place: a record half-written by a killed process is skipped by readers and removed later."""
     data = {"pid": holder.pid, "host": holder.host, "since": holder.since, "started": holder.started}
-    temporary.write_text(json.dumps({**data, "shared": holder.shared}))
-    os.replace(temporary, path)
+    path.write_text(json.dumps({**data, "shared": holder.shared}))
 
 
 def _close_in_forked_child() -> None:

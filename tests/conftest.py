@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +74,26 @@ def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setattr(settings, "_global_settings", {})
     settings.forget_settings_files()
     plugins.resolve_auto.cache_clear()
+
+
+@dataclass
+class Unprivileged:
+    """Runs commands as a user who may read but not write what the tests create (nobody, when we are root)."""
+
+    folder: Path
+    prefix: list[str]
+
+    def argv(self, *words: str) -> list[str]:
+        """A command line run as that user."""
+        return [*self.prefix, *words]
+
+
+@pytest.fixture
+def unprivileged() -> Iterator[Unprivileged]:
+    """A folder everyone may enter and read (pytest's own tmp folders are private to their owner) and a
+    command prefix that drops root's right to write anything; without root, our own user is bound by file modes."""
+    folder = Path(tempfile.mkdtemp(prefix="b2core-unprivileged-"))
+    folder.chmod(0o755)
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    yield Unprivileged(folder, prefix)
+    shutil.rmtree(folder, ignore_errors=True)

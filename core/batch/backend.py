@@ -70,6 +70,11 @@ class BatchBackend(ABC):
     def __init__(self, commands: CommandRunner | None = None) -> None:
         self.commands = commands or CommandRunner()
 
+    def check_settings(self) -> None:
+        """Check this backend's global settings once at start (SettingsError naming their source), so a
+        mistake in settings.json is one error before anything runs, not one per task; default: nothing."""
+        return None
+
     def job_settings(self, task: Any) -> dict[str, Any]:
         """Backend settings for one task (read with get_setting(..., task=task)); never shared objects."""
         return {}

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from b2core.errors import WorkflowStateError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     task_id TEXT NOT NULL,
@@ -55,13 +57,13 @@ class JobRecord:
 class JobStore:
     """Reads and writes job records; the engine writes each tick's changes in one transaction."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path
-        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db = _open_readonly(path) if readonly else _open(path)
+            self._db.execute("SELECT task_id, attempt, state, job_id FROM jobs LIMIT 1").fetchall()
+        except (sqlite3.Error, OSError) as error:
+            raise WorkflowStateError(_explain(path, error)) from None
 
     def close(self) -> None:
         """Close the database file."""
@@ -130,6 +132,40 @@ class JobStore:
         """Every attempt of a task, oldest first."""
         rows = self._db.execute("SELECT * FROM jobs WHERE task_id = ? ORDER BY attempt", (task_id,)).fetchall()
         return [JobRecord(*row) for row in rows]
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(SCHEMA)
+    return db
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """For `b2core status`: a user who may only read the store gets a snapshot without any lock (immutable)."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+        db.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()
+        return db
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            raise
+    return sqlite3.connect(f"file:{path}?immutable=1", uri=True, check_same_thread=False)
+
+
+def _explain(path: Path, error: Exception) -> str:
+    """What went wrong with a job store file, and what the user can do."""
+    text = str(error)
+    if "not a database" in text or "malformed" in text or "no such table" in text or "no such column" in text:
+        return (
+            f"The job store {path} is damaged ({text}). Move it away to start without job records; check first "
+            "that no job of this workflow still runs, as the next run cannot see them."
+        )
+    if "full" in text or "I/O" in text:
+        return f"The job store {path} cannot be written ({text}): free space on its file system and start again."
+    return f"The job store {path} cannot be opened for writing ({text}): log_dir must be a folder you may write."
 
 
 def now() -> float:

@@ -145,6 +145,7 @@ def log_paths(task: Any) -> tuple[Path, Path]:
 
 def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + f".tmp{os.getpid()}")
+    # one writer per task at a time (the workflow lock), so a fixed name: a killed writer's leftover is reused
+    temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(text)
     os.replace(temporary, path)

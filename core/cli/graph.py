@@ -30,3 +30,27 @@ def dependants(roots: list[Any]) -> dict[str, set[str]]:
         for child in flatten(task.requires()):
             parents.setdefault(child.task_id, set()).add(task.task_id)
     return parents
+
+
+def find_cycle(roots: list[Any]) -> list[str] | None:
+    """The task ids along one dependency cycle reachable from the roots (first id repeated at the end), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: fully explored
+    for root in roots:
+        if root.task_id in state:
+            continue
+        path: list[Any] = [root]
+        children: list[Iterator[Any]] = [iter(flatten(root.requires()))]
+        state[root.task_id] = 1
+        while children:
+            child = next(children[-1], None)
+            if child is None:
+                state[path.pop().task_id] = 2
+                children.pop()
+            elif state.get(child.task_id) == 1:
+                ids = [task.task_id for task in path]
+                return [*ids[ids.index(child.task_id) :], child.task_id]
+            elif child.task_id not in state:
+                state[child.task_id] = 1
+                path.append(child)
+                children.append(iter(flatten(child.requires())))
+    return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import itertools
 import os
 import sys
 from collections import Counter
@@ -167,7 +168,7 @@ def _status(args: argparse.Namespace, extra: list[str]) -> int:
     if not path.exists():
         print(f"No job records in {path} (nothing was submitted from this log folder).")
         return 0
-    store = JobStore(path)
+    store = JobStore(path, readonly=True)
     try:
         records = store.all_latest()
     finally:
@@ -346,10 +347,11 @@ def _is_bool(parameter: Any) -> bool:
 
 def _print_table(rows: Sequence[Sequence[str]], indent: str = "") -> None:
     """Print rows as left-aligned columns."""
-    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(max(len(r) for r in rows))]
-    for row in rows:
-        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row)]
-        print(indent + "  ".join(cells).rstrip())
+    columns = list(itertools.zip_longest(*rows, fillvalue=""))
+    line = indent + "  ".join(f"{{:<{max(map(len, column))}}}" for column in columns)
+    width = len(columns)
+    padded = (row if len(row) == width else (*row, *[""] * (width - len(row))) for row in rows)
+    sys.stdout.write("".join(line.format(*row).rstrip() + "\n" for row in padded))
 
 
 if __name__ == "__main__":

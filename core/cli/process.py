@@ -9,13 +9,15 @@ from typing import Any
 
 import luigi
 from b2core.cli import arguments
-from b2core.cli.graph import dependants, walk
+from b2core.cli.graph import dependants, find_cycle, walk
 from b2core.errors import B2CoreError
 from b2core.execution import mark_in_job, run_in_job
+from b2core.output_owners import checking_output_owners
 from b2core.processes import Terminated, sigterm_as_interrupt
 from b2core.settings_models import validate_all_sources
 from b2core.task import flatten_targets
 from b2core.workflow import with_branch_flags
+from luigi.task import flatten
 
 _called = False
 
@@ -89,6 +91,9 @@ def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_onl
         sys.exit(0 if print_dry_run(roots) == 0 else 1)
     removal = _names(remove, args.remove), _names(remove_only, args.remove_only)
     if removal[0] or removal[1]:
+        with checking_output_owners():  # two tasks sharing a file: refuse before removing anything
+            for task in walk(roots):
+                flatten(task.output())
         remove_outputs(roots, *removal, keep=_names(keep, args.keep), auto_confirm=auto_confirm or args.yes)
         return True
     check_at_start()
@@ -112,8 +117,12 @@ def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_onl
 
     # with a central scheduler several steering processes share the job store: its grants keep tasks single
     shared = bool(central) or kwargs.get("local_scheduler") is False
-    with sigterm_as_interrupt(), workflow_lock(map_folder(get_setting("log_dir")), shared=shared):
-        success = run_luigi(roots, batch_mode=(batch or args.batch) and not (test or args.test), **kwargs)
+    log_dir = map_folder(get_setting("log_dir"))
+    batch_mode = (batch or args.batch) and not (test or args.test)
+    with sigterm_as_interrupt(), workflow_lock(log_dir, shared=shared):
+        if batch_mode:
+            check_job_store(log_dir)
+        success = run_luigi(roots, batch_mode=batch_mode, **kwargs)
     if not success:
         sys.exit(1)
     return True
@@ -129,6 +138,19 @@ def check_at_start() -> None:
     name = get_setting("batch_system")
     if name != AUTO and name not in installed_backends():
         raise B2CoreError(f"{unknown_backend_message(name)} (from {find_setting_source('batch_system')})")
+    if name != AUTO:
+        from b2core.batch.commands import CommandRunner
+        from b2core.plugins import backend_class
+
+        backend_class(name)(CommandRunner()).check_settings()
+
+
+def check_job_store(log_dir: str) -> None:
+    """A damaged or unwritable job store fails the run at start, naming the file, not task by task."""
+    from b2core.batch.jobstore import JobStore
+    from b2core.batch.process import store_path
+
+    JobStore(store_path(log_dir)).close()
 
 
 def run_luigi(roots: list[Any], batch_mode: bool, **kwargs: Any) -> bool:
@@ -146,7 +168,8 @@ def run_luigi(roots: list[Any], batch_mode: bool, **kwargs: Any) -> bool:
     manager.register(tracker, name="b2core-progress")
     factory = WorkerSchedulerFactory(batch_mode=batch_mode, tracker=tracker)
     try:
-        with ProgressDisplay(tracker, live=live) if show is not False else contextlib.nullcontext():
+        display = ProgressDisplay(tracker, live=live) if show is not False else contextlib.nullcontext()
+        with display, checking_output_owners():
             result = luigi.build(roots, worker_scheduler_factory=factory, detailed_summary=True, **kwargs)
     finally:
         manager.unregister(tracker)
@@ -157,7 +180,15 @@ def run_luigi(roots: list[Any], batch_mode: bool, **kwargs: Any) -> bool:
         return True
     # with a central scheduler, tasks another steering process ran count as "not run" here
     shared = not kwargs.get("local_scheduler", True)
-    return shared and result.status == luigi.LuigiStatusCode.NOT_RUN and all(root.complete() for root in roots)
+    if shared and result.status == luigi.LuigiStatusCode.NOT_RUN and all(root.complete() for root in roots):
+        return True
+    cycle = find_cycle(roots)
+    if cycle:
+        raise B2CoreError(
+            f"The tasks depend on each other in a cycle, so none of them can run: {' -> '.join(cycle)}; "
+            "break it in one of their requires()"
+        )
+    return False
 
 
 def show_all_outputs(roots: list[Any]) -> None:

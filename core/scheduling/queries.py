@@ -82,6 +82,8 @@ class Queries:
                     deps = [d for d in deps if d not in self._tasks or self._tasks[d].status != DONE]
                 out[task_id] = self._serialize_task(task, deps=deps)
                 for dep in sorted(deps):
+                    if len(seen) >= self._config.max_graph_nodes:
+                        break  # the answer is cut there anyway; do not queue 10^5 ids to drop them
                     if dep not in seen:
                         seen.add(dep)
                         queue.append(dep)
@@ -138,6 +140,13 @@ class Queries:
                 table[current] = STATUS_TO_UPSTREAM_MAP.get(task.status, "")
         return table.get(task_id, "")
 
+    def _search_text(self, task: SchedTask) -> str:
+        """The casefolded display name searches look in, kept while the task's params stay the same."""
+        cached = self._search_texts.get(task.id)
+        if cached is None or cached[0] is not task.params or cached[1] != task.family:
+            cached = self._search_texts[task.id] = (task.params, task.family, task.pretty_id.casefold())
+        return cached[2]
+
     def task_list(
         self,
         status: str = "",
@@ -154,13 +163,13 @@ class Queries:
             if limit and pre_count > count_limit:
                 return {"num_tasks": -1 if upstream_status else pre_count}
         self.prune()
-        terms = search.split() if search else []
+        terms = [term.casefold() for term in search.split()] if search else []
         table: dict[str, str] = {}
         result = {}
         for task in list(self._tasks.values()):
             if status and task.status != status:
                 continue
-            if terms and not all(term.casefold() in task.pretty_id.casefold() for term in terms):
+            if terms and not all(term in self._search_text(task) for term in terms):
                 continue
             if (
                 task.status != PENDING

@@ -84,3 +84,5 @@ class LinearScheduler(Registration, Controls, Queries, Persistence, Timers, Read
         self._ud_dirty = False
         self._ud_members: set[str] = set()
         self._ud_excluded: dict[str, list[int]] = {}
+        # task id -> (params, family, casefolded display name) for the web view's search
+        self._search_texts: dict[str, tuple[Any, str, str]] = {}

@@ -14,12 +14,22 @@ from b2core.scheduling.scheduler import LinearScheduler
 
 logger = logging.getLogger(__name__)
 
+# luigi answers the web view with every matching task (up to 100,000 each); above these sizes the
+# visualiser shows the count and asks for a filter instead, so each query stays under a second
+WEB_VIEW_LIMITS = {"max_shown_tasks": 2_000, "max_graph_nodes": 2_000}
+
 
 def serve(port: int = 8082, address: str | None = None, state_path: str | None = None) -> None:
     """Run until SIGTERM/SIGINT, then save the state file (luigid's behaviour)."""
     import luigi.server
+    from luigi import configuration
 
-    overrides = {"state_path": state_path} if state_path else {}
+    config = configuration.get_config()
+    overrides: dict[str, object] = {
+        name: value for name, value in WEB_VIEW_LIMITS.items() if not config.has_option("scheduler", name)
+    }
+    if state_path:
+        overrides["state_path"] = state_path
     scheduler = LinearScheduler(**overrides)
     logger.info("b2core scheduler on %s:%s, state file %s", address or "*", port, scheduler._config.state_path)
     luigi.server.run(api_port=port, address=address, scheduler=scheduler)

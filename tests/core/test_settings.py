@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import b2core as b2luigi
@@ -385,3 +388,40 @@ def test_settings_files_created_changed_or_removed_are_seen_by_the_very_next_loo
     assert b2luigi.get_setting(KEY) == "parent"
     parent.rename(nested_cwd.parent / "settings.json.off")
     assert b2luigi.get_setting(KEY, default="none") == "none"
+
+
+def test_a_settings_file_that_is_a_directory_fails_at_start_naming_it(workflow) -> None:
+    """settings.json is a folder: exit 2 with the path and what to do, no traceback, nothing run."""
+    (workflow.path / "settings.json").mkdir()
+    workflow.write(STEERING)
+    run = workflow.run()
+    assert run.returncode == 2, run
+    assert f"The settings file {workflow.path / 'settings.json'} is a directory" in run.stderr, run
+    assert "Traceback" not in run.stderr and not (workflow.path / "out.txt").exists(), run
+
+
+def test_an_unreadable_settings_file_fails_at_start_naming_it(unprivileged) -> None:
+    """A settings.json the user may not read: exit 2 naming the file and the cause."""
+    folder = unprivileged.folder
+    (folder / "steering.py").write_text(textwrap.dedent(STEERING))
+    (folder / "steering.py").chmod(0o644)
+    (folder / "settings.json").write_text("{}")
+    (folder / "settings.json").chmod(0o600)
+    if os.geteuid() != 0:
+        (folder / "settings.json").chmod(0o000)
+    command = unprivileged.argv(sys.executable, str(folder / "steering.py"))
+    run = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run
+    assert f"The settings file {folder / 'settings.json'} cannot be read (Permission denied)" in run.stderr, run
+    assert "Traceback" not in run.stderr, run
+
+
+def test_a_misspelt_setting_in_a_settings_file_warns_once_with_a_suggestion(workflow) -> None:
+    """resul_dir in settings.json: one warning naming the file and result_dir; the workflow's own names stay silent."""
+    path = write_settings(workflow.path, resul_dir="elsewhere", my_site_option="project")
+    workflow.write(STEERING)
+    run = workflow.run()
+    assert run.returncode == 0, run
+    warning = f"Unknown setting 'resul_dir' in {path}: did you mean 'result_dir'?"
+    assert run.stderr.count(warning) == 1, run
+    assert "my_site_option" not in run.stderr, run

@@ -366,3 +366,52 @@ def test_not_completed_task_is_complete_only_with_its_requirements(in_process_fo
         Path(name).parent.mkdir(parents=True, exist_ok=True)
         Path(name).write_text("x")
     assert summary.complete()
+
+
+SHARED_OUTPUTS = """
+import os
+import b2core as b2luigi
+
+
+class Part(b2luigi.Task):
+    number = b2luigi.IntParameter()
+
+    def output(self):
+        yield self.add_to_output("out.txt")
+
+    def run(self):
+        with open(self.get_output_file_name("out.txt"), "w") as f:
+            f.write(str(self.number))
+
+
+class Sneaky(b2luigi.Task):
+    def output(self):
+        yield self.add_to_output(os.environ["NAME"])
+
+    def run(self):
+        open(self.get_output_file_name(os.environ["NAME"]), "w").close()
+
+
+class All(b2luigi.WrapperTask):
+    def requires(self):
+        yield Part(number=1)
+        yield Sneaky()
+
+
+if __name__ == "__main__":
+    b2luigi.process(All())
+"""
+
+
+@pytest.mark.parametrize("name", ["", ".", "number=1/out.txt", "number=1"])
+def test_an_output_name_that_is_no_file_or_another_tasks_file_is_refused(workflow, name: str) -> None:
+    """'' and '.' name no file; another task's file (or its folder) would make Sneaky complete for free."""
+    workflow.write(SHARED_OUTPUTS)
+    assert workflow.run(env={"NAME": "own.txt"}).returncode == 0
+    run = workflow.run(env={"NAME": name})
+    assert run.returncode == 1, run
+    expected = "names no file" if name in ("", ".") else "Part_1_"
+    assert expected in run.stderr and "Sneaky" in run.stderr, run
+    removal = workflow.run("--remove-only", "Sneaky", "-y", env={"NAME": name})
+    assert removal.returncode == 2, removal
+    assert (workflow.path / "number=1" / "out.txt").read_text() == "1"

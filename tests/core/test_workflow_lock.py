@@ -28,7 +28,8 @@ class Slow(b2luigi.Task):
     def run(self):
         with open(os.environ["RUNS"], "a") as runs:
             runs.write(f"{self.number}\\n")
-        time.sleep(float(os.environ.get("SLEEP", "0")))
+        while os.environ.get("RELEASE") and not os.path.exists(os.environ["RELEASE"]):
+            time.sleep(0.05)  # held until the test has started its second run
         with open(self.get_output_file_name("out.txt"), "w") as f:
             f.write(str(self.number))
 
@@ -53,7 +54,8 @@ def test_a_second_steering_process_stops_at_once_naming_the_first(workflow, wait
     """Two runs of one workflow at once: the second exits 2 naming pid, host and start of the first; none runs twice."""
     workflow.write(STEERING)
     runs = workflow.path / "runs.log"
-    env = {"RUNS": str(runs), "SLEEP": "4"}
+    release = workflow.path / "release"
+    env = {"RUNS": str(runs), "RELEASE": str(release)}
     flags = ("--batch",) if backend else ()
     if backend:
         env["B2CORE_BATCH_SYSTEM"] = backend
@@ -63,6 +65,7 @@ def test_a_second_steering_process_stops_at_once_naming_the_first(workflow, wait
     assert second.returncode == 2, second
     assert f"pid {first.pid} on host {socket.gethostname()} since " in second.stderr, second
     assert "Traceback" not in second.stderr, second
+    release.touch()
     assert first.wait(timeout=120) == 0, workflow.log()
     assert Counter(runs.read_text().split()) == {"0": 1, "1": 1, "2": 1}
     assert lock_records(workflow) == []
@@ -72,12 +75,12 @@ def test_the_lock_of_a_killed_steering_process_is_taken_over_with_a_warning(work
     """SIGKILL leaves the holder record behind; the next run warns, names the dead holder and runs."""
     workflow.write(STEERING)
     runs = workflow.path / "runs.log"
-    env = {"RUNS": str(runs), "SLEEP": "30"}
+    env = {"RUNS": str(runs), "RELEASE": str(workflow.path / "never")}
     first = workflow.start(env=env)
     wait(lambda: lock_records(workflow), what="the first run's lock record")
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=30)
-    run = workflow.run(env={**env, "SLEEP": "0"})
+    run = workflow.run(env={"RUNS": str(runs)})
     assert run.returncode == 0, run
     assert f"Taking over the workflow lock in {workflow.path / 'logs' / '.b2core'}" in run.output, run
     assert f"pid {first.pid} on host {socket.gethostname()}" in run.output, run

@@ -16,7 +16,7 @@ from b2core.batch.arrays import find_lost_submissions, submission_dir, write_arr
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.batch.commands import CommandRunner
 from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
-from b2core.settings import get_merged_dict, get_setting
+from b2core.settings import find_setting_source, get_merged_dict, get_setting
 
 from b2core_slurm.settings import SlurmSettings
 from b2core_slurm.states import Row, base_id, parse_sacct, parse_squeue, to_status
@@ -58,6 +58,12 @@ class SlurmBackend(BatchBackend):
         self._missing_once: set[str] = set()
 
     # --- settings ------------------------------------------------------------------------------
+
+    def check_settings(self) -> None:
+        """The global slurm_settings, once at start, named by the file (or variable) they come from."""
+        source = find_setting_source("slurm_settings")
+        if source is not None:
+            validate_options(get_merged_dict("slurm_settings"), source)
 
     def job_settings(self, task: Any) -> dict[str, Any]:
         """slurm_settings (global merged with the task's own) plus job-name from job_name, validated."""

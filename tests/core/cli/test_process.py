@@ -259,3 +259,64 @@ def test_process_keyword_arguments_work_like_flags(steering) -> None:
     """process(dry_run=True) behaves like --dry-run."""
     run = steering.run(env={"PROCESS_KWARGS": '{"dry_run": true}'})
     assert run.returncode == 1 and "In total 4" in run.stdout, run
+
+
+SCHEDULING_FAULTS = """
+import os
+import b2core as b2luigi
+
+
+class Named(b2luigi.Task):
+    text = b2luigi.Parameter()
+
+    def output(self):
+        yield self.add_to_output("named.txt")
+
+    def run(self):
+        with open(self.get_output_file_name("named.txt"), "w") as f:
+            f.write(self.text)
+
+
+class Ring(b2luigi.Task):
+    position = b2luigi.IntParameter()
+
+    def requires(self):
+        yield Ring(position=(self.position + 1) % 3)
+
+    def output(self):
+        yield self.add_to_output("ring.txt")
+
+
+class All(b2luigi.WrapperTask):
+    def requires(self):
+        if os.environ.get("CASE") == "cycle":
+            yield Ring(position=0)
+        else:
+            yield Named(text="x" * 300)
+
+
+if __name__ == "__main__":
+    b2luigi.process(All())
+"""
+
+
+def test_a_parameter_too_long_for_a_file_name_fails_scheduling_with_the_hashed_hint(workflow) -> None:
+    """A 300-character value: the path error with the hashed=True hint, counted as failed in the summary."""
+    workflow.write(SCHEDULING_FAULTS)
+    run = workflow.run(env={"CASE": "long"})
+    assert run.returncode == 1, run
+    assert "File name too long" not in run.output, run
+    assert "more than a file name may have; use text = b2core.Parameter(hashed=True)" in run.stderr, run
+    assert "0 failed" not in run.stderr and "1 failed" in run.stderr, run
+    assert "===== b2core: 1 task(s) failed =====" in run.stderr, run
+
+
+def test_a_dependency_cycle_is_named_task_by_task(workflow) -> None:
+    """Ring(0) -> Ring(1) -> Ring(2) -> Ring(0): exit 2 naming the ids along the cycle."""
+    workflow.write(SCHEDULING_FAULTS)
+    run = workflow.run(env={"CASE": "cycle"})
+    assert run.returncode == 2, run
+    ids = [f"Ring_{n}_" for n in (0, 1, 2, 0)]
+    line = next(line for line in run.stderr.splitlines() if "depend on each other in a cycle" in line)
+    positions = [line.index(ids[0]), line.index(ids[1]), line.index(ids[2]), line.rindex(ids[3])]
+    assert positions == sorted(positions) and positions[0] < positions[3], line

@@ -1,0 +1,49 @@
+"""Removing the partial outputs of killed runs: temporary names (see b2core.staging) that a run() killed
+before it could move them into place would otherwise stay next to the results for good.
+
+Safe because b2core never runs one task twice at a time (one steering process per workflow, running jobs
+are re-attached, not resubmitted): when a task's run() starts, every temporary file of that task's own
+outputs belongs to an earlier run() that is dead. Other files are never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from typing import Any
+
+from b2core.staging import TMP_MARKER
+from luigi.task import flatten
+
+logger = logging.getLogger("b2core")
+_TEMPORARY = re.compile(rf"(?P<stem>.*?){re.escape(TMP_MARKER)}\d{{10}}(?P<rest>(\..*)?)\Z", re.DOTALL)
+
+
+def remove_stale_temporaries(task: Any) -> int:
+    """Before a task's run(): delete what killed earlier runs of it left under temporary names; returns how many."""
+    finals: dict[str, set[str]] = {}
+    for target in flatten(task.output()):
+        path = getattr(target, "path", None)
+        if isinstance(path, str) and not hasattr(target, "publish"):  # remote outputs are staged elsewhere
+            folder, name = os.path.split(path.rstrip(os.sep) or path)
+            finals.setdefault(folder, set()).add(name)
+    removed = 0
+    for folder, names in finals.items():
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for entry in entries:
+            match = _TEMPORARY.match(entry) if TMP_MARKER in entry else None
+            if match and match["stem"] + match["rest"] in names:
+                path = os.path.join(folder, entry)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.remove(path)
+                removed += 1
+    if removed:
+        logger.info("Removed %d partial output(s) that killed runs of %s left behind", removed, task.task_id)
+    return removed
