@@ -18,9 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-DOCS = HERE.parent / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- begin many_outputs -->", "<!-- end many_outputs -->"
+from docs_section import write_section
 
 B2CORE = """
 import b2core
@@ -98,7 +96,6 @@ def main() -> None:
         return
     section = "\n".join(
         [
-            BEGIN,
             "## Many outputs of one task",
             "",
             "`python benchmarks/many_outputs.py`: one task, N outputs, its run() asks for every output's",
@@ -109,16 +106,9 @@ def main() -> None:
             "Both columns create the same N files, so on a busy disk most of either figure is file creation.",
             "",
             *rows,
-            END,
         ]
     )
-    text = DOCS.read_text()
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.write_text(text)
-    print(f"wrote {DOCS}")
+    write_section("many_outputs", section)
 
 
 if __name__ == "__main__":

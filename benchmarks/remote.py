@@ -30,9 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-DOCS = HERE.parent / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- begin remote -->", "<!-- end remote -->"
+from docs_section import write_section
+
 PKI = Path("/var/lib/b2core-webdav/pki")
 XROOTD = "root://localhost:1094"
 WEBDAV = "https://localhost:8443"
@@ -211,7 +210,6 @@ def write_docs(table: list[str], big_mb: int, small: int, command: str) -> None:
     machine = f"{platform.node()}: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end"
     section = "\n".join(
         [
-            BEGIN,
             "## Remote targets against xrdcp and curl",
             "",
             f"Measured {datetime.date.today()} with `{command}` ({machine}), on the test servers of",
@@ -233,15 +231,9 @@ def write_docs(table: list[str], big_mb: int, small: int, command: str) -> None:
             "per file by far and is close to one recursive xrdcp. Over WebDAV the rename is one more request",
             "per file (PUT + MOVE) and a request costs more through Python's requests and the Python server",
             "than through curl, which reuses one connection for all files in one process.",
-            END,
         ]
     )
-    text = DOCS.read_text()
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.write_text(text)
+    write_section("remote", section)
 
 
 def main() -> None:

@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from docs_section import DOCS, marked_sections
+
 HERE = Path(__file__).resolve().parent
-DOCS = HERE.parent / "docs" / "benchmarks.md"
 NAN = float("nan")
 POLL_INTERVAL = 1.0  # seconds, for the batch scenario
 QUICK_LUIGI_MAX = 1_000  # --quick measures luigi only up to this size
@@ -653,6 +654,7 @@ def main(argv: list[str] | None = None) -> int:
         if command is None:
             command = ".venv/bin/python benchmarks/run.py"
         DOCS.parent.mkdir(parents=True, exist_ok=True)
+        kept = marked_sections(DOCS.read_text()) if DOCS.exists() else ""  # the other benchmarks' figures
         DOCS.write_text(
             DOC_TEMPLATE.format(
                 command=command.strip(),
@@ -667,6 +669,7 @@ def main(argv: list[str] | None = None) -> int:
                 profile=PROFILE,
                 **texts,
             )
+            + ("\n" + kept + "\n" if kept else "")
         )
         print(f"wrote {DOCS}")
     return 0

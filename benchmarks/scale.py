@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import socket
 import subprocess
@@ -29,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-DOCS = HERE.parent / "docs" / "benchmarks.md"
 sys.path.insert(0, str(HERE))
 
+from docs_section import write_section  # noqa: E402
 from run import child, default_tmp_dir, median  # noqa: E402
 
 LOCAL = [  # scenario, N, engines
@@ -227,13 +226,7 @@ def write_docs(rows: list[Any], queries: dict[str, float]) -> None:
     ]
     lines += [f"| {name} | {_fmt(seconds, 3)} |" for name, seconds in queries.items()]
     lines += ["", *WHERE_THE_TIME_GOES]
-    text = DOCS.read_text()
-    section = "<!-- begin scale -->\n" + "\n".join(lines) + "\n<!-- end scale -->"
-    if "<!-- begin scale -->" in text:
-        text = re.sub(r"<!-- begin scale -->.*?<!-- end scale -->", lambda _: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.write_text(text)
+    write_section("scale", "\n".join(lines))
 
 
 if __name__ == "__main__":
