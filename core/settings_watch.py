@@ -85,11 +85,10 @@ class SettingsWatch:
         if self._fd is None:
             self._changed = any(signature(path) != sig for path, sig in self._signatures)
             return self._changed
-        if not self._poll.poll(0):
-            return False
-        with self._lock:
-            self._changed = self._changed or self._relevant(os.read(self._fd, 65536))
-        return self._changed
+        with self._lock:  # one poll object answers several threads (parallel downloads): poll() under the lock
+            if not self._changed and self._poll.poll(0):
+                self._changed = self._relevant(os.read(self._fd, 65536))
+            return self._changed
 
     def _relevant(self, data: bytes) -> bool:
         offset = 0
