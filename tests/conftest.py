@@ -78,7 +78,7 @@ def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
 
 @dataclass
 class Unprivileged:
-    """Runs commands as a user who may read but not write what the tests create (nobody, when we are root)."""
+    """Runs commands bound by file modes, as every user but root is (root without its overriding capabilities)."""
 
     folder: Path
     prefix: list[str]
@@ -90,10 +90,14 @@ class Unprivileged:
 
 @pytest.fixture
 def unprivileged() -> Iterator[Unprivileged]:
-    """A folder everyone may enter and read (pytest's own tmp folders are private to their owner) and a
-    command prefix that drops root's right to write anything; without root, our own user is bound by file modes."""
+    """A folder for files whose modes the test sets, and a command prefix that makes root obey file modes.
+
+    Root keeps its uid (so it can still run the test environment's interpreter, which may live in folders
+    only root may enter) but loses the capabilities that override file modes; any other user is bound by
+    them already."""
     folder = Path(tempfile.mkdtemp(prefix="b2core-unprivileged-"))
     folder.chmod(0o755)
-    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    drop = "--bounding-set=-dac_override,-dac_read_search,-fowner"
+    prefix = ["setpriv", drop, "--inh-caps=-all", "--"] if os.geteuid() == 0 else []
     yield Unprivileged(folder, prefix)
     shutil.rmtree(folder, ignore_errors=True)

@@ -5,6 +5,7 @@ One SQLite file per log folder. Only the steering process writes; `b2core status
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -145,6 +146,8 @@ def _open(path: Path) -> sqlite3.Connection:
 
 def _open_readonly(path: Path) -> sqlite3.Connection:
     """For `b2core status`: a user who may only read the store gets a snapshot without any lock (immutable)."""
+    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+        return sqlite3.connect(path, timeout=30, check_same_thread=False)  # closing it removes SQLite's -wal/-shm
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
         db.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()

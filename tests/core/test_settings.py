@@ -406,9 +406,7 @@ def test_an_unreadable_settings_file_fails_at_start_naming_it(unprivileged) -> N
     (folder / "steering.py").write_text(textwrap.dedent(STEERING))
     (folder / "steering.py").chmod(0o644)
     (folder / "settings.json").write_text("{}")
-    (folder / "settings.json").chmod(0o600)
-    if os.geteuid() != 0:
-        (folder / "settings.json").chmod(0o000)
+    (folder / "settings.json").chmod(0o000)
     command = unprivileged.argv(sys.executable, str(folder / "steering.py"))
     run = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2, run

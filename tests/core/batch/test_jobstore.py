@@ -35,8 +35,7 @@ def test_a_log_dir_the_user_may_not_write_fails_at_start(local_flow, unprivilege
     """log_dir not writable for this user: exit 2 naming the folder, before anything runs."""
     log_dir = unprivileged.folder / "logs"
     log_dir.mkdir(mode=0o755)
-    if not unprivileged.prefix:
-        log_dir.chmod(0o555)
+    log_dir.chmod(0o555)
     script = local_flow.flow.path / "steering.py"
     shutil.copy(script, unprivileged.folder / "steering.py")
     env = {"COUNT": "1", "RUNS": str(unprivileged.folder / "runs.log")}  # logs/ next to the script: log_dir
@@ -51,9 +50,8 @@ def test_status_works_for_a_user_who_may_only_read_the_job_store(local_flow, unp
     assert local_flow.flow.run(env=local_flow.env(COUNT="2")).returncode == 0
     logs = unprivileged.folder / "logs"
     shutil.copytree(local_flow.flow.path / "logs", logs)
-    if not unprivileged.prefix:
-        for path in [logs, *logs.rglob("*")]:
-            path.chmod(0o555 if path.is_dir() else 0o444)
+    for path in [logs, *logs.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
     status = unprivileged.argv(sys.executable, "-m", "b2core.cli.main", "status", "--log-dir", str(logs))
     run = local_flow.flow.command(status)
     assert run.returncode == 0, run
