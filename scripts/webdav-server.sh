@@ -18,6 +18,8 @@ readonly BASE=/var/lib/b2core-webdav
 readonly PKI=$BASE/pki
 readonly PID_FILE=$BASE/server.pid
 
+source "$(dirname "$0")/server.sh"
+
 answers() {
     [[ -f $PKI/x509up ]] && curl -sf --max-time 10 -X PROPFIND -H "Depth: 0" --cert "$PKI/x509up" \
         --capath "$PKI/certificates" "https://localhost:$PORT/" -o /dev/null
@@ -103,24 +105,13 @@ start() {
     mkdir -p "$BASE/data" && chown nobody "$BASE/data"
     runuser -u nobody -- "$BASE/venv/bin/python" "$BASE/server.py" "$BASE" "$PORT" >"$BASE/server.log" 2>&1 &
     echo $! >"$PID_FILE"
-    for _ in $(seq 50); do
-        answers && break
-        sleep 0.2
-    done
-    answers || { echo "WebDAV server did not start; see $BASE/server.log" >&2; exit 1; }
+    wait_until_answering "WebDAV server" "$BASE/server.log"
     echo "WebDAV server on https://localhost:$PORT (data in $BASE/data)"
     echo "  X509_USER_PROXY=$PKI/x509up X509_CERT_DIR=$PKI/certificates"
 }
 
 stop() {
-    if [[ -f $PID_FILE ]] && kill "$(cat "$PID_FILE")" 2>/dev/null; then
-        for _ in $(seq 50); do
-            answers || break
-            sleep 0.2
-        done
-    fi
-    rm -f "$PID_FILE"
-    echo "WebDAV server stopped"
+    stop_by_pid_file "WebDAV server"
 }
 
 case ${1:-start} in

@@ -15,6 +15,8 @@ readonly RUN_DIR=/run/b2core-xrootd
 readonly CONFIG=$RUN_DIR/xrootd.cfg
 readonly PID_FILE=$RUN_DIR/xrootd.pid
 
+source "$(dirname "$0")/server.sh"
+
 answers() {
     command -v xrdfs >/dev/null && timeout 10 xrdfs "localhost:$PORT" query config version >/dev/null 2>&1
 }
@@ -39,23 +41,12 @@ all.pidpath $RUN_DIR
 xrootd.chksum adler32
 EOF
     xrootd -c "$CONFIG" -l "$RUN_DIR/xrootd.log" -b -R nobody
-    for _ in $(seq 50); do
-        answers && break
-        sleep 0.2
-    done
-    answers || { echo "XRootD did not start; see $RUN_DIR/xrootd.log" >&2; exit 1; }
+    wait_until_answering "XRootD" "$RUN_DIR/xrootd.log"
     echo "XRootD server on root://localhost:$PORT (data in $DATA_DIR, log $RUN_DIR/xrootd.log)"
 }
 
 stop() {
-    if [[ -f $PID_FILE ]] && kill "$(cat "$PID_FILE")" 2>/dev/null; then
-        for _ in $(seq 50); do
-            answers || break
-            sleep 0.2
-        done
-    fi
-    rm -f "$PID_FILE"
-    echo "XRootD server stopped"
+    stop_by_pid_file "XRootD server"
 }
 
 case ${1:-start} in
