@@ -350,3 +350,30 @@ def check_b2luigi_methods(fs: Any, folder: str, local_folder: Path) -> None:
     fs.remove_dir(f"{folder}/sub")
     assert not fs.exists(f"{folder}/sub")
     assert temporaries(fs, folder) == []
+
+
+class WorkflowScenarios:
+    """The seeds' workflow with every output remote, locally and on Slurm; each protocol's tests subclass it."""
+
+    def test_number_average_locally(self, flow: RemoteWorkflow, fs: Any) -> None:
+        flow.write()
+        check_number_average(flow, fs)
+
+    @pytest.mark.slurm
+    def test_number_average_on_slurm(self, flow: RemoteWorkflow, fs: Any, slurm_cluster: None) -> None:
+        flow.write(batch_system="slurm")
+        check_number_average(flow, fs, "--batch")
+
+
+class ServerFaultScenarios(WorkflowScenarios):
+    """The same on a real server, plus its faults; the protocol's conftest provides `private_server`."""
+
+    def test_killed_upload_leaves_no_final_file(self, flow: RemoteWorkflow, fs: Any) -> None:
+        check_kill_mid_upload(flow, fs)
+
+    def test_server_stopping_mid_run_is_retried_then_named(self, flow: RemoteWorkflow, private_server: Any) -> None:
+        check_server_stops_mid_run(flow, private_server)
+
+    def test_a_dead_first_door_is_skipped(self, flow: RemoteWorkflow, fs: Any, private_server: Any) -> None:
+        private_server.stop()
+        check_second_door(flow, fs, private_server.url)

@@ -32,7 +32,7 @@ def protocol(webdav_server: str) -> Protocol:
 
 
 @pytest.fixture
-def private_webdav(webdav_server: str) -> Iterator[PrivateServer]:
+def private_server(webdav_server: str) -> Iterator[PrivateServer]:
     """A second, private WebDAV server (the shared one's program and credentials), stopped afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="b2core-private-webdav-"))
     (folder / "data").mkdir()

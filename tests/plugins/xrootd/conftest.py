@@ -29,7 +29,7 @@ def protocol(xrootd_server: str) -> Protocol:
 
 
 @pytest.fixture
-def private_xrootd(xrootd_server: str) -> Iterator[PrivateServer]:
+def private_server(xrootd_server: str) -> Iterator[PrivateServer]:
     """A second, private XRootD server (same packages as the shared one), stopped afterwards."""
     folder = tempfile.mkdtemp(prefix="b2core-private-xrootd-")
     for sub in ("data", "admin"):
