@@ -40,11 +40,15 @@ def mark_in_job() -> None:
 
 
 def create_output_dirs(task: Any) -> None:
-    """Create the folders of every output, so run() can open its files directly."""
+    """Create the folders of every output, so run() can open its files directly (once per folder and kind)."""
+    done = set()
     for target in flatten(task.output()):
         makedirs = getattr(target, "makedirs", None)
-        if makedirs is not None:
+        path = getattr(target, "path", None)
+        folder = (type(target), os.path.dirname(os.path.normpath(path))) if isinstance(path, str) else None
+        if makedirs is not None and (folder is None or folder not in done):
             makedirs()
+            done.add(folder)
 
 
 def run_staged(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | None:

@@ -13,6 +13,7 @@ from b2core.errors import OutputPathError
 
 _owners: dict[str, str] | None = None  # output path -> task id, while a run checks
 _folders: dict[str, str] = {}  # folder above some output -> the id of one task with an output below it
+_ancestor_cache: dict[str, tuple[str, ...]] = {}
 _generation = [0]
 
 
@@ -22,12 +23,14 @@ def checking_output_owners() -> Iterator[None]:
     global _owners
     _owners, saved = {}, _owners
     _folders.clear()
+    _ancestor_cache.clear()
     _generation[0] += 1
     try:
         yield
     finally:
         _owners = saved
         _folders.clear()
+        _ancestor_cache.clear()
 
 
 def generation() -> int:
@@ -46,10 +49,20 @@ def claim(task_id: str, path: str) -> None:
     below = _folders.get(path)
     if below is not None and below != task_id:
         raise OutputPathError(f"Output {path} of task {task_id} is a folder holding outputs of task {below}")
-    folder = os.path.dirname(path)
-    while folder and folder != os.path.dirname(folder):
+    for folder in _ancestors(os.path.dirname(path)):
         above = _owners.get(folder)
         if above is not None and above != task_id:
             raise OutputPathError(f"Output {path} of task {task_id} lies inside {folder}, an output of task {above}")
         _folders.setdefault(folder, task_id)
-        folder = os.path.dirname(folder)
+
+
+def _ancestors(folder: str) -> tuple[str, ...]:
+    """A folder and the ones above it (not the root), computed once per folder: outputs share folders."""
+    chain = _ancestor_cache.get(folder)
+    if chain is None:
+        above, found = folder, []
+        while above and above != os.path.dirname(above):
+            found.append(above)
+            above = os.path.dirname(above)
+        chain = _ancestor_cache[folder] = tuple(found)
+    return chain

@@ -96,11 +96,15 @@ class OutputStaging:
         except BaseException:
             self.discard()
             raise
+        folders = set()
         for final, temporary in self.staged.items():
             if not os.path.lexists(temporary):
                 continue
-            os.makedirs(os.path.dirname(final) or ".", exist_ok=True)
-            if os.path.dirname(temporary) != os.path.dirname(final):
+            parent = os.path.dirname(final)
+            if parent not in folders:
+                os.makedirs(parent or ".", exist_ok=True)
+                folders.add(parent)
+            if os.path.dirname(temporary) != parent:
                 sibling = temporary_name(final)
                 copy_path(temporary, sibling)
                 _remove(temporary)
