@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +22,11 @@ logger = logging.getLogger(__name__)
 
 class Queries:
     """Mixin of LinearScheduler: the answers luigi's visualiser asks for."""
+
+    def _catch_up(self) -> None:
+        """Fire due retries and re-enables and drop dead workers before answering; luigi sweeps all tasks
+        (prune) on every UI call, this leaves forgetting removed tasks to the sweep every minute."""
+        self._tick(time.time())
 
     def _serialize_task(
         self, task: SchedTask, include_deps: bool = True, deps: Iterable[str] | None = None
@@ -95,7 +101,7 @@ class Queries:
 
     def graph(self, **kwargs: Any) -> dict[str, Any]:
         """Whole task graph, serialised."""
-        self.prune()
+        self._catch_up()
         out: dict[str, Any] = {}
         seen: set[str] = set()
         for task_id in list(self._tasks):
@@ -104,14 +110,14 @@ class Queries:
 
     def dep_graph(self, task_id: str, include_done: bool = True, **kwargs: Any) -> dict[str, Any]:
         """Graph below one task."""
-        self.prune()
+        self._catch_up()
         if task_id not in self._tasks:
             return {}
         return self._traverse(task_id, lambda t: t.deps, include_done)
 
     def inverse_dep_graph(self, task_id: str, include_done: bool = True, **kwargs: Any) -> dict[str, Any]:
         """Graph above one task, from the reverse-dependency lists."""
-        self.prune()
+        self._catch_up()
         if task_id not in self._tasks:
             return {}
         return self._traverse(task_id, lambda t: t.rdeps or (), include_done)
@@ -162,7 +168,7 @@ class Queries:
             pre_count = self._status_count[status] if status else len(self._tasks)
             if limit and pre_count > count_limit:
                 return {"num_tasks": -1 if upstream_status else pre_count}
-        self.prune()
+        self._catch_up()
         terms = [term.casefold() for term in search.split()] if search else []
         table: dict[str, str] = {}
         result = {}
@@ -183,7 +189,7 @@ class Queries:
 
     def worker_list(self, include_running: bool = True, **kwargs: Any) -> list[dict[str, Any]]:
         """Workers with their running and pending task counts."""
-        self.prune()
+        self._catch_up()
         num_pending: collections.Counter[str] = collections.Counter()
         num_uniques: collections.Counter[str] = collections.Counter()
         if include_running:
@@ -224,7 +230,7 @@ class Queries:
 
     def resource_list(self) -> list[dict[str, Any]]:
         """Resources with the running tasks that hold them."""
-        self.prune()
+        self._catch_up()
         out = []
         for name, r in self.resources().items():
             running = {
@@ -245,7 +251,7 @@ class Queries:
 
     def task_search(self, task_str: str, **kwargs: Any) -> dict[str, dict[str, Any]]:
         """Tasks whose id contains task_str, grouped by status."""
-        self.prune()
+        self._catch_up()
         result: dict[str, dict[str, Any]] = collections.defaultdict(dict)
         for task in self._tasks.values():
             if task_str in task.id:
