@@ -115,7 +115,8 @@ def main() -> None:
             "for the run, so the time grows linearly; before, each `get_output_file_name` rebuilt every output",
             "(400 outputs 3 s, 800 11 s, 3,000 timed out). Both create, write and rename the same N files,",
             "so on a busy disk most of either wall figure is file creation: compare the CPU columns.",
-            f"Load average on the 2-core machine right after the run: {load}.",
+            f"The issue's target is 10,000 outputs under 2 s; this run: {ours:.2f} s wall, {our_cpu:.2f} s CPU for "
+            f"{count:,} outputs. Load average on the 2-core machine right after the run: {load}.",
             "",
             *rows,
         ]
