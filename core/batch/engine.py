@@ -9,7 +9,7 @@ import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +20,8 @@ from b2core.batch.containment import cancel_each, is_lost_unobserved, query_each
 from b2core.batch.jobstore import ACTIVE_STATES, JobRecord, JobStore, now
 from b2core.batch.packing import PackFilling, PackingBackend, pack_size, task_wrapper
 from b2core.batch.wrapper import log_paths
-from b2core.errors import BatchCommandError, PartialSubmissionError, PermanentBatchError
+from b2core.disk_full import is_disk_full
+from b2core.errors import BatchCommandError, PartialSubmissionError, PermanentBatchError, WorkflowStateError
 from b2core.paths import task_file_dir
 from b2core.plugins import backend_class, plugin_manager
 from b2core.settings import get_setting
@@ -29,6 +30,8 @@ logger = logging.getLogger("b2core.batch")
 T = TypeVar("T")
 
 UNKNOWN_POLLS_BEFORE_FAILURE = 3
+#: in the record of a re-attached job found gone without an exit code (no failure of the task itself)
+LOST_UNWATCHED = "ended while no steering process watched, without an exit code"
 NEW_DEPENDENCIES_FILE = "new_dependencies.json"
 
 
@@ -82,6 +85,7 @@ class BatchEngine:
         self.failed_polls: dict[str, int] = defaultdict(int)
         self.lost_submissions: dict[str, dict[tuple[str, int], str] | None] = {}
         self._dirty: list[TrackedJob] = []
+        self._store_unwritable = False  # the last write of job records failed (said once)
         self._to_cancel: list[TrackedJob] = []
         self._next_due = 0.0  # luigi asks every running task; only the first ask per due time does work
         self.packs = PackFilling(clock)
@@ -216,7 +220,8 @@ class BatchEngine:
                 self._submit_chunk(backend, group[start : start + size])
 
     def _submit_chunk(self, backend: BatchBackend, jobs: list[TrackedJob]) -> None:
-        self.store.upsert_many([job.record for job in jobs])
+        self._dirty += jobs  # recorded as submitting first, so a restart can look for a lost submission
+        self._flush_records()
         remaining = list(jobs)
 
         def submit_remaining(specs: Sequence[JobSpec]) -> None:
@@ -236,7 +241,7 @@ class BatchEngine:
         try:
             self._with_retries(f"submitting to {backend.name}", submit_remaining, [job.spec for job in jobs])
         except Exception as error:
-            if not isinstance(error, BatchCommandError):
+            if not isinstance(error, BatchCommandError) and not is_disk_full(error):  # a bug: show where
                 logger.exception("Submitting %d job(s) to %s failed", len(remaining), backend.name)
             for job in remaining:
                 self._finish(job, JobStatus(JobState.FAILED, "SUBMISSION_FAILED", reason=str(error)), retry=False)
@@ -289,12 +294,8 @@ class BatchEngine:
                 continue
             job.unknown_polls = 0
             if is_lost_unobserved(job, status):
-                logger.warning(
-                    "Job %s of task %s ended unwatched, without an exit code; submitting again",
-                    job_id,
-                    job.spec.task_id,
-                )
-                self._finish(job, status, retry=True, lost=True)
+                reason = "; ".join(filter(None, [status.reason, LOST_UNWATCHED]))
+                self._finish(job, replace(status, reason=reason), lost=True)
                 continue
             job.reattached = False  # observed from now on
             if status != job.status:
@@ -330,8 +331,16 @@ class BatchEngine:
             self.active[job.backend].pop(job.job_id, None)
         job.status, job.finished = status, now()
         self._dirty.append(job)
-        allowed = get_setting("max_resubmissions", task=job.task) + (job.spec.attempt if lost else 0)
-        will_retry = retry and status.state is JobState.FAILED and job.spec.attempt <= allowed
+        failed = retry and status.state is JobState.FAILED
+        allowed = self._allowed_attempts(job, lost) if failed else 0  # a store query only for failures
+        will_retry = failed and job.spec.attempt <= allowed
+        if lost:
+            logger.warning(
+                "Job %s of task %s ended unwatched, without an exit code; %s",
+                job.job_id,
+                job.spec.task_id,
+                "submitting again" if will_retry else f"not again: {job.spec.attempt} attempt(s) are used up",
+            )
         self.hooks.b2core_job_finished(
             task_id=job.spec.task_id,
             backend=job.backend,
@@ -358,10 +367,36 @@ class BatchEngine:
         job.status = JobStatus(JobState.QUEUED, "pending resubmission")
         self._queue(job)
 
+    def _allowed_attempts(self, job: TrackedJob, lost: bool) -> int:
+        """The last attempt that may still be followed by another: max_resubmissions failures, plus one for
+        each attempt lost unwatched (no failure of the task), but at most max_resubmissions + 1 of those, so
+        a job that gets lost again and again is not submitted for ever."""
+        limit = get_setting("max_resubmissions", task=job.task)
+        earlier = self.store.history(job.spec.task_id)
+        lost_count = int(lost) + sum(
+            1 for record in earlier if record.attempt < job.spec.attempt and LOST_UNWATCHED in record.reason
+        )
+        return limit + min(lost_count, limit + 1)
+
     def _flush_records(self) -> None:
-        if self._dirty:
-            self.store.upsert_many([job.record for job in self._dirty])
-            self._dirty = []
+        """Write changed job records; while the store cannot be written (a full log_dir), keep them for later."""
+        if not self._dirty:
+            return
+        try:
+            self.store.upsert_many([job.record for job in dict.fromkeys(self._dirty)])
+        except WorkflowStateError as error:
+            if not self._store_unwritable:
+                logger.error(
+                    "%s The run goes on and writes its job records once it can; a steering process killed "
+                    "meanwhile cannot re-attach to the jobs submitted since.",
+                    error,
+                )
+            self._store_unwritable = True
+            return
+        if self._store_unwritable:
+            logger.warning("The job store %s can be written again; its job records are up to date", self.store.path)
+            self._store_unwritable = False
+        self._dirty = []
 
     def _with_retries(self, what: str, call: Callable[[Sequence[Any]], T], argument: Sequence[Any]) -> T:
         retries = get_setting("batch_command_retries")
@@ -430,6 +465,13 @@ class BatchEngine:
     def close(self) -> None:
         """Write what is left and close the job store."""
         self._flush_records()
+        if self._store_unwritable:
+            logger.error(
+                "The records of %d job(s) could not be written to the job store %s; `b2core status` and the next "
+                "run see them as they were last written",
+                len(set(self._dirty)),
+                self.store.path,
+            )
         self.store.close()
 
 
