@@ -574,7 +574,9 @@ class BackendConformance(PackingConformance):
     def _restart_and_release(self, cluster: Cluster, script: Path, count: int) -> list[str]:
         """Restart the releasable workflow, wait until it re-attached to `count` jobs, release them; the ids."""
         second = cluster.start(script)
-        line = re.compile(rf"^b2core\.batch Re-attached to {cluster.batch_system} job (\S+) of task", re.M)
+        # a packed task's job id names its pack's job, then "[task N of pack FOLDER]"
+        packed = r"(?: \[task \d+ of pack [^\]]*\])?"
+        line = re.compile(rf"^b2core\.batch Re-attached to {cluster.batch_system} job (\S+){packed} of task", re.M)
         log = cluster.folder / "steering.log"
         reattached = cluster.wait_for(
             lambda: len(found := line.findall(log.read_text())) == count and found,
