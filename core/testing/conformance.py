@@ -533,13 +533,7 @@ class BackendConformance(PackingConformance):
         (the backend's find) and re-attaches, submitting nothing twice."""
         count = self.in_flight // 2
         script = cluster.releasable(count)
-        cluster.kill_next_submitter()
-        first = cluster.start(script)
-        first.communicate(timeout=self.timeout)
-        assert first.returncode == -signal.SIGKILL
-        lost = cluster.job_store()
-        assert len(lost) == count
-        assert {(job["attempt"], job["job_id"], job["state"]) for job in lost} == {(1, None, "submitting")}
+        self._kill_right_after_submission(cluster, script, count)
         ids = sorted(cluster.active_ids())
         assert len(ids) == count and cluster.count(cluster.submit_tool) == 1
         reattached = self._restart_and_release(cluster, script, count)
@@ -555,13 +549,7 @@ class BackendConformance(PackingConformance):
         re-attaches every task, so no task runs twice and none is lost."""
         count = 8
         script = cluster.steering(RELEASABLE, {**cluster.settings, "tasks_per_job": 4}, count=count)
-        cluster.kill_next_submitter()
-        first = cluster.start(script)
-        first.communicate(timeout=self.timeout)
-        assert first.returncode == -signal.SIGKILL
-        lost = cluster.job_store()
-        assert len(lost) == count
-        assert {(job["attempt"], job["job_id"], job["state"]) for job in lost} == {(1, None, "submitting")}
+        self._kill_right_after_submission(cluster, script, count)
         assert [len(manifest(pack)) for pack in packs(cluster)] == [4, 4]
         assert len(cluster.active_ids()) == 2 and cluster.count(cluster.submit_tool) == 1
         reattached = self._restart_and_release(cluster, script, count)
@@ -570,6 +558,17 @@ class BackendConformance(PackingConformance):
         assert len(records) == count + 1 and {job["attempt"] for job in records} == {1}
         assert [len(manifest(pack)) for pack in packs(cluster)] == [4, 4, 1], "the restart packed only the whole"
         assert cluster.count(cluster.submit_tool) == 2
+
+    def _kill_right_after_submission(self, cluster: Cluster, script: Path, count: int) -> None:
+        """Start the workflow; its first submit command submits, answers and SIGKILLs it: `count` records
+        are left as submitting, without job ids."""
+        cluster.kill_next_submitter()
+        first = cluster.start(script)
+        first.communicate(timeout=self.timeout)
+        assert first.returncode == -signal.SIGKILL
+        lost = cluster.job_store()
+        assert len(lost) == count
+        assert {(job["attempt"], job["job_id"], job["state"]) for job in lost} == {(1, None, "submitting")}
 
     def _restart_and_release(self, cluster: Cluster, script: Path, count: int) -> list[str]:
         """Restart the releasable workflow, wait until it re-attached to `count` jobs, release them; the ids."""
