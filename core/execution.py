@@ -41,10 +41,17 @@ def mark_in_job() -> None:
 
 def create_output_dirs(task: Any) -> None:
     """Create the folders of every output, so run() can open its files directly."""
-    for target in flatten(task.output()):
+    _create_folders(flatten(task.output()))
+
+
+def _create_folders(targets: list[Any]) -> set[str]:
+    """Create the folders of these outputs; returns the ones created now, which hold nothing stale."""
+    created = set()
+    for target in targets:
         makedirs = getattr(target, "makedirs", None)
-        if makedirs is not None:
-            makedirs()
+        if makedirs is not None and makedirs() is True:
+            created.add(os.path.dirname(os.path.abspath(target.path)))
+    return created
 
 
 def run_staged(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | None:
@@ -53,8 +60,8 @@ def run_staged(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | No
     Outputs are moved into place only when run() finished; on an exception or when run() must wait
     for new dependencies, what it wrote is removed.
     """
-    create_output_dirs(task)
-    remove_stale_temporaries(task)
+    targets = flatten(task.output())
+    remove_stale_temporaries(task, targets, skip_folders=_create_folders(targets))
     staging = OutputStaging()
     task.__dict__["_b2core_staging"] = staging
     try:

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Collection
 from typing import Any
 
 from b2core.staging import TMP_MARKER
@@ -21,16 +22,21 @@ logger = logging.getLogger("b2core")
 _TEMPORARY = re.compile(rf"(?P<stem>.*?){re.escape(TMP_MARKER)}\d{{10}}(?P<rest>(\..*)?)\Z", re.DOTALL)
 
 
-def remove_stale_temporaries(task: Any) -> int:
-    """Before a task's run(): delete what killed earlier runs of it left under temporary names; returns how many."""
+def remove_stale_temporaries(task: Any, targets: list[Any] | None = None, skip_folders: Collection[str] = ()) -> int:
+    """Before a task's run(): delete what killed earlier runs of it left under temporary names; returns how many.
+
+    targets are the task's flattened outputs when the caller has them; skip_folders were just created.
+    """
     finals: dict[str, set[str]] = {}
-    for target in flatten(task.output()):
+    for target in flatten(task.output()) if targets is None else targets:
         path = getattr(target, "path", None)
         if isinstance(path, str) and not hasattr(target, "publish"):  # remote outputs are staged elsewhere
             folder, name = os.path.split(path.rstrip(os.sep) or path)
             finals.setdefault(folder, set()).add(name)
     removed = 0
     for folder, names in finals.items():
+        if folder in skip_folders:
+            continue
         try:
             entries = os.listdir(folder)
         except OSError:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from b2core.errors import OutputPathError
+from b2core.output_memo import remembered_setting
 from b2core.parameters import is_hidden, serialize_for_path
 from b2core.settings import get_setting
 
@@ -70,8 +71,8 @@ def parameter_folders(task: Any, include_hidden: bool = False) -> list[str]:
 
 
 def _parameter_folders(task: Any, include_hidden: bool) -> list[str]:
-    separator = get_setting("parameter_separator", task=task)
-    with_names = get_setting("use_parameter_name_in_output", task=task)
+    separator = remembered_setting("parameter_separator", task)
+    with_names = remembered_setting("use_parameter_name_in_output", task)
     folders = []
     for name, text in serialized_parameters(task, include_hidden):
         folder = f"{name}{separator}{text}" if with_names else text

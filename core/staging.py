@@ -99,15 +99,13 @@ class OutputStaging:
         for final, temporary in self.staged.items():
             if not os.path.lexists(temporary):
                 continue
-            os.makedirs(os.path.dirname(final) or ".", exist_ok=True)
             if os.path.dirname(temporary) != os.path.dirname(final):
+                os.makedirs(os.path.dirname(final) or ".", exist_ok=True)
                 sibling = temporary_name(final)
                 copy_path(temporary, sibling)
                 _remove(temporary)
                 temporary = sibling
-            if os.path.isdir(final) and not os.path.islink(final):
-                shutil.rmtree(final)
-            os.replace(temporary, final)
+            _replace(temporary, final)
         self._drop_scratch_folders()
         self.staged.clear()
 
@@ -134,6 +132,17 @@ def copy_path(source: str, target: str) -> None:
         shutil.copytree(source, target, symlinks=True)
     else:
         shutil.copy2(source, target)
+
+
+def _replace(temporary: str, final: str) -> None:
+    """Move temporary to final in one rename; a folder in the way (an older result) is removed first."""
+    try:
+        os.replace(temporary, final)
+    except OSError:
+        if not os.path.isdir(final) or os.path.islink(final):
+            raise
+        shutil.rmtree(final)
+        os.replace(temporary, final)
 
 
 def _remove(path: str) -> None:

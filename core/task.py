@@ -11,7 +11,7 @@ from typing import Any
 
 import luigi
 from b2core import output_owners, paths
-from b2core.output_memo import remembered_target
+from b2core.output_memo import remembered_setting, remembered_target
 from b2core.staging import active_staging
 from b2core.targets import LocalTarget
 
@@ -106,8 +106,6 @@ class Task(luigi.Task, metaclass=TaskRegister):
     def _output_settings(self) -> dict[str, Any] | None:
         """During a run, the settings every output needs, looked up once per task (not once per output and
         output() call: a task with 10,000 outputs spent most of its time there), and the paths it claimed."""
-        from b2core.settings import get_setting
-
         generation = output_owners.generation()
         if generation < 0:
             return None
@@ -115,9 +113,9 @@ class Task(luigi.Task, metaclass=TaskRegister):
         if cached is None or cached["generation"] != generation:
             cached = self.__dict__["_b2core_output_settings"] = {
                 "generation": generation,
-                "result_dir": paths.map_folder(get_setting("result_dir", task=self)),
-                "target_class": get_setting("default_task_target_class", default=LocalTarget, task=self),
-                "target_kwargs": get_setting("target_class_kwargs", default={}, task=self),
+                "result_dir": paths.map_folder(remembered_setting("result_dir", self)),
+                "target_class": remembered_setting("default_task_target_class", self, default=LocalTarget),
+                "target_kwargs": remembered_setting("target_class_kwargs", self, default={}),
                 "claimed": set(),
             }
         return cached
