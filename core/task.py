@@ -41,6 +41,12 @@ def _paths_by_name(struct: Any, path_of: Callable[[Any], str] = attrgetter("path
 _parameter_generation = [0]  # bumped whenever a class gains a parameter after its creation
 
 
+# (class, keyword arguments as given) -> the instance luigi's instance cache holds for them, valid for
+# one luigi cache (cleared with it) and one parameter generation
+_by_given_kwargs: dict[tuple[Any, ...], Any] = {}
+_by_given_kwargs_for: list[Any] = [None, -1]
+
+
 class TaskRegister(luigi.task_register.Register):
     """luigi's task metaclass, noticing parameters set on a class later (as inherits does)."""
 
@@ -48,6 +54,34 @@ class TaskRegister(luigi.task_register.Register):
         super().__setattr__(name, value)
         if isinstance(value, luigi.Parameter):
             _parameter_generation[0] += 1
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        """luigi's cached instance, found by the keyword arguments as given when they set every parameter.
+
+        A graph asks requires() several times (scheduling, the run-time check, input()), and luigi
+        normalises every parameter value before each cache look-up; a value set by keyword is normalised
+        the same way each time, so the instance it gave last time is the one luigi would return.
+        """
+        cache = cls._Register__instance_cache  # type: ignore[attr-defined]
+        if cache is None or args:
+            return super().__call__(*args, **kwargs)
+        if _by_given_kwargs_for[0] is not cache or _by_given_kwargs_for[1] != _parameter_generation[0]:
+            _by_given_kwargs.clear()
+            _by_given_kwargs_for[:] = [cache, _parameter_generation[0]]
+        key = (cls, tuple(kwargs.items()))
+        try:
+            return _by_given_kwargs[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: luigi does not cache it either
+            return super().__call__(**kwargs)
+        task = super().__call__(**kwargs)
+        params = cls.get_params()
+        if len(kwargs) == len(params):  # no value came from a default or the config, which may change
+            values = task.param_kwargs
+            if cache.get((cls, tuple((name, values[name]) for name, _ in params))) is task:
+                _by_given_kwargs[key] = task
+        return task
 
 
 class Task(luigi.Task, metaclass=TaskRegister):
