@@ -14,6 +14,7 @@ from b2core.errors import OutputPathError
 _owners: dict[str, str] | None = None  # output path -> task id, while a run checks
 _folders: dict[str, str] = {}  # folder above some output -> the id of one task with an output below it
 _generation = [0]
+_owned_folders = [False]  # whether some recorded folder is also claimed as an output (then walks go to the root)
 
 
 @contextlib.contextmanager
@@ -22,6 +23,7 @@ def checking_output_owners() -> Iterator[None]:
     global _owners
     _owners, saved = {}, _owners
     _folders.clear()
+    _owned_folders[0] = False
     _generation[0] += 1
     try:
         yield
@@ -46,10 +48,14 @@ def claim(task_id: str, path: str) -> None:
     below = _folders.get(path)
     if below is not None and below != task_id:
         raise OutputPathError(f"Output {path} of task {task_id} is a folder holding outputs of task {below}")
+    if below is not None:
+        _owned_folders[0] = True  # a task owns a folder above its own outputs: walks must go to the root
     folder = os.path.dirname(path)
     while folder and folder != os.path.dirname(folder):
         above = _owners.get(folder)
         if above is not None and above != task_id:
             raise OutputPathError(f"Output {path} of task {task_id} lies inside {folder}, an output of task {above}")
+        if folder in _folders and not _owned_folders[0]:
+            break  # its ancestors were walked when it was recorded, and none can be claimed since
         _folders.setdefault(folder, task_id)
         folder = os.path.dirname(folder)

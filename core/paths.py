@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -62,12 +63,13 @@ def _check_folder(task: Any, name: str, text: str, folder: str) -> None:
         )
 
 
-def parameter_folders(task: Any, include_hidden: bool = False) -> list[str]:
+def parameter_folders(task: Any, include_hidden: bool = False) -> tuple[str, ...]:
     """The folder names that encode a task's parameters; no name can leave its base folder."""
-    cache = task.__dict__.setdefault("_b2core_folders", {})
-    if include_hidden not in cache:
-        cache[include_hidden] = _parameter_folders(task, include_hidden)
-    return cache[include_hidden]
+    name = "_b2core_folders_hidden" if include_hidden else "_b2core_folders"
+    folders = task.__dict__.get(name)
+    if folders is None:
+        folders = task.__dict__[name] = tuple(_parameter_folders(task, include_hidden))
+    return folders
 
 
 def _parameter_folders(task: Any, include_hidden: bool) -> list[str]:
@@ -81,15 +83,22 @@ def _parameter_folders(task: Any, include_hidden: bool) -> list[str]:
     return folders
 
 
+@functools.lru_cache(maxsize=4096)
+def _output_name_problem(base_filename: str) -> str:
+    """Why an output name cannot be used ("" if it can); asked once per name, not once per task."""
+    if os.path.isabs(base_filename) or ".." in Path(base_filename).parts or "\0" in base_filename:
+        return "must be a relative path inside it"
+    if not Path(base_filename).parts:
+        return "names no file (it would be the task's folder)"
+    return ""
+
+
 def output_file_name(task: Any, base_filename: str, result_dir: str | None = None, include_hidden: bool = False) -> str:
     """<result_dir>/<p1=v1>/.../<file> for one output of a task."""
-    if os.path.isabs(base_filename) or ".." in Path(base_filename).parts or "\0" in base_filename:
-        raise OutputPathError(f"Output name {base_filename!r} of task {task.task_id} must be a relative path inside it")
-    if not Path(base_filename).parts:
-        raise OutputPathError(
-            f"Output name {base_filename!r} of task {task.task_id} names no file (it would be the task's folder)"
-        )
-    base = result_dir if result_dir is not None else map_folder(get_setting("result_dir", task=task))
+    problem = _output_name_problem(base_filename)
+    if problem:
+        raise OutputPathError(f"Output name {base_filename!r} of task {task.task_id} {problem}")
+    base = result_dir if result_dir is not None else map_folder(remembered_setting("result_dir", task))
     return os.path.join(base, *parameter_folders(task, include_hidden), base_filename)
 
 

@@ -35,6 +35,7 @@ class OutputStaging:
         self.staged: dict[str, str] = {}
         self.published: dict[str, Any] = {}  # final path -> remote target, published on success
         self.inputs: dict[str, str] = {}  # input URL or path -> its local copy, made once per run()
+        self.output_index: dict[str, Any] | None = None  # the task's outputs by name, built once per run()
 
     def path_for(self, final: str, target: Any = None, scratch_dir: str | None = None, **tmp_file_kwargs: Any) -> str:
         """The temporary path run() should write instead of `final`; remote targets are written in scratch.

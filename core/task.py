@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -68,7 +69,7 @@ class TaskRegister(luigi.task_register.Register):
         if _by_given_kwargs_for[0] is not cache or _by_given_kwargs_for[1] != _parameter_generation[0]:
             _by_given_kwargs.clear()
             _by_given_kwargs_for[:] = [cache, _parameter_generation[0]]
-        key = (cls, tuple(kwargs.items()))
+        key = (cls, *itertools.chain.from_iterable(kwargs.items()))
         try:
             return _by_given_kwargs[key]
         except KeyError:
@@ -128,43 +129,16 @@ class Task(luigi.Task, metaclass=TaskRegister):
         self, base_filename: str, target_class: type | None = None, result_dir: str | None = None, **kwargs: Any
     ) -> luigi.Target:
         """The target of one output file of this task (what add_to_output puts under its name)."""
-        run = self._output_settings()
-        if result_dir is None and run is not None:
-            result_dir = run["result_dir"]
         path = paths.output_file_name(self, base_filename, result_dir=result_dir)
-        if run is not None and path not in run["claimed"]:
+        if output_owners.generation() >= 0:
             output_owners.claim(self.task_id, path)
-            run["claimed"].add(path)
         return self._resolve_output_file_target(path, target_class, **kwargs)
-
-    def _output_settings(self) -> dict[str, Any] | None:
-        """During a run, the settings every output needs, looked up once per task (not once per output and
-        output() call: a task with 10,000 outputs spent most of its time there), and the paths it claimed."""
-        generation = output_owners.generation()
-        if generation < 0:
-            return None
-        cached = self.__dict__.get("_b2core_output_settings")
-        if cached is None or cached["generation"] != generation:
-            cached = self.__dict__["_b2core_output_settings"] = {
-                "generation": generation,
-                "result_dir": paths.map_folder(remembered_setting("result_dir", self)),
-                "target_class": remembered_setting("default_task_target_class", self, default=LocalTarget),
-                "target_kwargs": remembered_setting("target_class_kwargs", self, default={}),
-                "claimed": set(),
-            }
-        return cached
 
     def _resolve_output_file_target(self, path: str, target_class: type | None = None, **kwargs: Any) -> luigi.Target:
         """The target for an output path: target_class, else the setting default_task_target_class, else LocalTarget."""
-        from b2core.settings import get_setting
-
         if target_class is None:
-            run = self._output_settings()
-            if run is not None:
-                target_class, kwargs = run["target_class"], {**run["target_kwargs"], **kwargs}
-            else:
-                target_class = get_setting("default_task_target_class", default=LocalTarget, task=self)
-                kwargs = {**get_setting("target_class_kwargs", default={}, task=self), **kwargs}
+            target_class = remembered_setting("default_task_target_class", self, default=LocalTarget)
+            kwargs = {**remembered_setting("target_class_kwargs", self, default={}), **kwargs}
         return target_class(path, **kwargs)
 
     def get_output_file_name(self, key: str, **tmp_file_kwargs: Any) -> str:
@@ -243,14 +217,12 @@ class Task(luigi.Task, metaclass=TaskRegister):
     def _get_output_target(self, key: str) -> luigi.Target:
         staging = active_staging(self)
         if staging is not None:  # inside run(): output() is built once, so n outputs cost O(n), not O(n^2)
-            cached = self.__dict__.get("_b2core_output_index")
-            if cached is None or cached[0] is not staging:
-                index: dict[str, luigi.Target] = {}
+            if staging.output_index is None:
+                staging.output_index = {}
                 for name, target in flatten_targets(self.output()):
-                    index.setdefault(name, target)
-                cached = self.__dict__["_b2core_output_index"] = (staging, index)
-            if key in cached[1]:
-                return cached[1][key]
+                    staging.output_index.setdefault(name, target)
+            if key in staging.output_index:
+                return staging.output_index[key]
         else:
             for name, target in flatten_targets(self.output()):
                 if name == key:
