@@ -45,12 +45,17 @@ def create_output_dirs(task: Any) -> None:
 
 
 def _create_folders(targets: list[Any]) -> set[str]:
-    """Create the folders of these outputs; returns the ones created now, which hold nothing stale."""
-    created = set()
+    """Create the folders of these outputs, once per folder and kind; returns the ones created now, which
+    hold nothing stale."""
+    done, created = set(), set()
     for target in targets:
         makedirs = getattr(target, "makedirs", None)
-        if makedirs is not None and makedirs() is True:
-            created.add(os.path.dirname(os.path.abspath(target.path)))
+        path = getattr(target, "path", None)
+        folder = (type(target), os.path.dirname(os.path.normpath(path))) if isinstance(path, str) else None
+        if makedirs is not None and (folder is None or folder not in done):
+            if makedirs() is True:
+                created.add(os.path.dirname(os.path.abspath(target.path)))
+            done.add(folder)
     return created
 
 

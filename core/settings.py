@@ -27,6 +27,10 @@ _paths_cache: dict[tuple[str | None, str], list[Path]] = {}
 # per (named file, cwd): the watch that tells when to read again (None: at every lookup), and the existing files
 _files_snapshot: dict[tuple[str | None, str], tuple[SettingsWatch | None, list[tuple[Path, dict[str, Any]]]]] = {}
 _cache_lock = threading.Lock()
+# inside fixed_settings(): answers for tasks that do not set the key themselves, and task_defines per class
+_fixed: dict[tuple[str, ...], tuple[str, Any]] | None = None
+_fixed_classes: dict[tuple[type, tuple[str, ...]], bool] = {}
+_IMMUTABLE = (str, int, float, bool, type(None), tuple, frozenset, type)
 
 SETTINGS_FILE_NAME = "settings.json"
 SETTINGS_FILE_ENV = "B2CORE_SETTINGS_JSON"
@@ -47,11 +51,32 @@ def set_setting(key: str, value: Any) -> None:
 
     validate_setting(key, value, source="set_setting()")
     _global_settings[key] = value
+    if _fixed is not None:
+        _fixed.clear()
 
 
 def clear_setting(key: str) -> None:
     """Remove a setting given with set_setting; missing keys are fine."""
     _global_settings.pop(key, None)
+    if _fixed is not None:
+        _fixed.clear()
+
+
+@contextmanager
+def fixed_settings() -> Iterator[None]:
+    """For read-only walks of 10^5 tasks (--show-output, --dry-run): inside the block each setting is resolved
+    once for all tasks that do not set it themselves, so a settings file edited meanwhile applies to the next
+    command; task attributes and properties are still asked per task, and set_setting applies at once."""
+    global _fixed
+    if _fixed is not None:
+        yield
+        return
+    _fixed = {}
+    try:
+        yield
+    finally:
+        _fixed = None
+        _fixed_classes.clear()
 
 
 def get_setting(
@@ -65,26 +90,43 @@ def get_setting(
     As in b2luigi, no default (or ``default=None``) means the setting is required, unless a typed
     core or plugin setting model gives it a default.
     """
-    for name in (key, *(deprecated_keys or ()), *RENAMED_SETTINGS.get(key, ())):
+    names = (key, *(deprecated_keys or ()), *RENAMED_SETTINGS.get(key, ()))
+    if _fixed is not None and (task is None or not _sets_any(task, names)):
+        answer = _fixed.get(names)
+        if answer is None:
+            answer = _resolve(key, names, None)
+            if isinstance(answer[1], _IMMUTABLE):  # a dict or list is validated afresh: callers may change it
+                _fixed[names] = answer
+    else:
+        answer = _resolve(key, names, task)
+    kind, value = answer
+    if kind == "found":
+        return value
+    if default is not _NO_DEFAULT and default is not None:
+        return default
+    if kind == "model default":
+        return value
+    raise SettingsError(f"No settings found for {key}!" + (f" (task {task})" if task is not None else ""))
+
+
+def _resolve(key: str, names: tuple[str, ...], task: Any) -> tuple[str, Any]:
+    """("found", value), else ("model default", value) or ("none", None): what get_setting answers from."""
+    for name in names:
         found, value, source = _lookup(name, task)
         if found:
             if name != key:
                 warnings.warn(
                     f"The setting '{name}' is deprecated, use '{key}' instead.",
                     DeprecatedSettingsWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
             from b2core.settings_models import validate_setting
 
-            return validate_setting(key, value, source=source)
-    if default is not _NO_DEFAULT and default is not None:
-        return default
+            return "found", validate_setting(key, value, source=source)
     from b2core.settings_models import model_default
 
     has_default, value = model_default(key)
-    if has_default:
-        return value
-    raise SettingsError(f"No settings found for {key}!" + (f" (task {task})" if task is not None else ""))
+    return ("model default", value) if has_default else ("none", None)
 
 
 def get_merged_dict(key: str, task: Any = None) -> dict[str, Any]:
@@ -128,6 +170,18 @@ def task_defines(task: Any, key: str) -> bool:
     if key in getattr(task, "__dict__", {}):
         return True
     return any(key in klass.__dict__ for klass in type(task).__mro__)
+
+
+def _sets_any(task: Any, names: tuple[str, ...]) -> bool:
+    """Whether a task sets one of these names itself; inside fixed_settings() the class part is asked once."""
+    own = getattr(task, "__dict__", {})
+    if any(name in own for name in names):
+        return True
+    defined = _fixed_classes.get((type(task), names))
+    if defined is None:
+        mro = type(task).__mro__
+        defined = _fixed_classes[(type(task), names)] = any(name in k.__dict__ for k in mro for name in names)
+    return defined
 
 
 def parse_env_value(key: str, raw: str) -> Any:

@@ -155,9 +155,11 @@ def validate_all_sources() -> None:
 
 
 def warn_about_typos(values: dict[str, Any], path: Any) -> None:
-    """Warn (once per run, at start) about names in a settings file that look like a misspelt known setting.
+    """Warn (once per run, at start) about names in a settings file that no setting has but b2core would own.
 
-    Other unknown names are the workflow's own settings (read with get_setting) and stay silent.
+    Such a name is close to a known setting (a typo: did-you-mean) or starts with a prefix b2core or an
+    installed plugin owns (`b2core_`, `b2luigi_`, `slurm_`, ...). Other unknown names are the workflow's
+    own settings (read with get_setting) and stay silent.
     """
     import difflib
     import logging
@@ -165,12 +167,33 @@ def warn_about_typos(values: dict[str, Any], path: Any) -> None:
     from b2core.settings import RENAMED_SETTINGS
 
     known = set(_field_index()) | {old for olds in RENAMED_SETTINGS.values() for old in olds}
+    logger = logging.getLogger("b2core")
+    prefixes = owned_prefixes() if any(key not in known for key in values) else []
     for key in values:
-        close = [] if key in known else difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+        owner = next((prefix for prefix in prefixes if key.lower().startswith(prefix)), None)
         if close:
-            logging.getLogger("b2core").warning(
+            logger.warning(
                 "Unknown setting '%s' in %s: did you mean '%s'? b2core ignores it unless a task reads it",
                 key,
                 path,
                 close[0],
             )
+        elif owner:
+            logger.warning(
+                "Unknown setting '%s' in %s: no setting of b2core or its plugins has this name, though names "
+                "starting with '%s' are theirs; b2core ignores it unless a task reads it (give your own settings "
+                "another prefix)",
+                key,
+                path,
+                owner,
+            )
+
+
+def owned_prefixes() -> list[str]:
+    """Name prefixes of settings that belong to b2core or an installed plugin (`<plugin entry point>_`)."""
+    from b2core.plugins import hook_entry_points
+
+    return ["b2core_", "b2luigi_", *(f"{entry_point.name.lower()}_" for entry_point in hook_entry_points())]

@@ -97,11 +97,15 @@ class OutputStaging:
         except BaseException:
             self.discard()
             raise
+        folders = set()
         for final, temporary in self.staged.items():
             if not os.path.lexists(temporary):
                 continue
-            if os.path.dirname(temporary) != os.path.dirname(final):
-                os.makedirs(os.path.dirname(final) or ".", exist_ok=True)
+            parent = os.path.dirname(final)
+            if os.path.dirname(temporary) != parent:  # a sibling's folder exists: it holds the temporary
+                if parent not in folders:
+                    os.makedirs(parent or ".", exist_ok=True)
+                    folders.add(parent)
                 sibling = temporary_name(final)
                 copy_path(temporary, sibling)
                 _remove(temporary)

@@ -9,7 +9,7 @@ import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +29,8 @@ logger = logging.getLogger("b2core.batch")
 T = TypeVar("T")
 
 UNKNOWN_POLLS_BEFORE_FAILURE = 3
+#: in the record of a re-attached job found gone without an exit code (no failure of the task itself)
+LOST_UNWATCHED = "ended while no steering process watched, without an exit code"
 NEW_DEPENDENCIES_FILE = "new_dependencies.json"
 
 
@@ -289,12 +291,8 @@ class BatchEngine:
                 continue
             job.unknown_polls = 0
             if is_lost_unobserved(job, status):
-                logger.warning(
-                    "Job %s of task %s ended unwatched, without an exit code; submitting again",
-                    job_id,
-                    job.spec.task_id,
-                )
-                self._finish(job, status, retry=True, lost=True)
+                reason = "; ".join(filter(None, [status.reason, LOST_UNWATCHED]))
+                self._finish(job, replace(status, reason=reason), lost=True)
                 continue
             job.reattached = False  # observed from now on
             if status != job.status:
@@ -330,8 +328,16 @@ class BatchEngine:
             self.active[job.backend].pop(job.job_id, None)
         job.status, job.finished = status, now()
         self._dirty.append(job)
-        allowed = get_setting("max_resubmissions", task=job.task) + (job.spec.attempt if lost else 0)
-        will_retry = retry and status.state is JobState.FAILED and job.spec.attempt <= allowed
+        failed = retry and status.state is JobState.FAILED
+        allowed = self._allowed_attempts(job, lost) if failed else 0  # a store query only for failures
+        will_retry = failed and job.spec.attempt <= allowed
+        if lost:
+            logger.warning(
+                "Job %s of task %s ended unwatched, without an exit code; %s",
+                job.job_id,
+                job.spec.task_id,
+                "submitting again" if will_retry else f"not again: {job.spec.attempt} attempt(s) are used up",
+            )
         self.hooks.b2core_job_finished(
             task_id=job.spec.task_id,
             backend=job.backend,
@@ -357,6 +363,17 @@ class BatchEngine:
         job.job_id, job.unknown_polls, job.submitted, job.finished = None, 0, None, None
         job.status = JobStatus(JobState.QUEUED, "pending resubmission")
         self._queue(job)
+
+    def _allowed_attempts(self, job: TrackedJob, lost: bool) -> int:
+        """The last attempt that may still be followed by another: max_resubmissions failures, plus one for
+        each attempt lost unwatched (no failure of the task), but at most max_resubmissions + 1 of those, so
+        a job that gets lost again and again is not submitted for ever."""
+        limit = get_setting("max_resubmissions", task=job.task)
+        earlier = self.store.history(job.spec.task_id)
+        lost_count = int(lost) + sum(
+            1 for record in earlier if record.attempt < job.spec.attempt and LOST_UNWATCHED in record.reason
+        )
+        return limit + min(lost_count, limit + 1)
 
     def _flush_records(self) -> None:
         if self._dirty:

@@ -8,28 +8,29 @@ from typing import Any
 from luigi.task import flatten
 
 
-def walk(roots: list[Any], prune_complete: bool = False) -> Iterator[Any]:
-    """Every task reachable from the roots once; with prune_complete, not below complete tasks."""
+def walk(roots: list[Any], prune_complete: bool = False, parents: dict[str, set[str]] | None = None) -> Iterator[Any]:
+    """Every task reachable from the roots once; with prune_complete, not below complete tasks.
+
+    Each task's requires() is called once; given a dict, parents gets the ids of the tasks that require
+    each task id (for removing downstream outputs without a second walk).
+    """
     seen: set[str] = set()
     stack = list(reversed(roots))
     while stack:
         task = stack.pop()
-        if task.task_id in seen:
+        task_id = task.task_id
+        if task_id in seen:
             continue
-        seen.add(task.task_id)
+        seen.add(task_id)
         if prune_complete and task.complete():
             continue
         yield task
-        stack.extend(reversed(flatten(task.requires())))
-
-
-def dependants(roots: list[Any]) -> dict[str, set[str]]:
-    """task_id to the ids of tasks that require it, for removing downstream outputs."""
-    parents: dict[str, set[str]] = {}
-    for task in walk(roots):
-        for child in flatten(task.requires()):
-            parents.setdefault(child.task_id, set()).add(task.task_id)
-    return parents
+        children = flatten(task.requires())
+        if parents is not None:
+            for child in children:
+                parents.setdefault(child.task_id, set()).add(task_id)
+        children.reverse()
+        stack.extend(children)
 
 
 def find_cycle(roots: list[Any]) -> list[str] | None:

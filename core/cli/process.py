@@ -9,11 +9,12 @@ from typing import Any
 
 import luigi
 from b2core.cli import arguments
-from b2core.cli.graph import dependants, find_cycle, walk
+from b2core.cli.graph import find_cycle, walk
 from b2core.errors import B2CoreError
 from b2core.execution import mark_in_job, run_in_job
 from b2core.output_owners import checking_output_owners
 from b2core.processes import Terminated, sigterm_as_interrupt
+from b2core.settings import fixed_settings
 from b2core.settings_models import validate_all_sources
 from b2core.task import flatten_targets
 from b2core.workflow import with_branch_flags
@@ -91,9 +92,6 @@ def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_onl
         sys.exit(0 if print_dry_run(roots) == 0 else 1)
     removal = _names(remove, args.remove), _names(remove_only, args.remove_only)
     if removal[0] or removal[1]:
-        with checking_output_owners():  # two tasks sharing a file: refuse before removing anything
-            for task in walk(roots):
-                flatten(task.output())
         remove_outputs(roots, *removal, keep=_names(keep, args.keep), auto_confirm=auto_confirm or args.yes)
         return True
     check_at_start()
@@ -195,37 +193,41 @@ def show_all_outputs(roots: list[Any]) -> None:
     """Print every output by name with its paths, each marked "exists" or "missing" (coloured on a
     terminal), so piped output keeps the answer."""
     by_key: dict[str, list[tuple[str, bool]]] = defaultdict(list)
-    for task in walk(roots):
-        for key, target in flatten_targets(task.output()):
-            where = getattr(target, "url", None) or getattr(target, "path", str(target))  # remote: full URL
-            by_key[key].append((where, target.exists()))
+    with fixed_settings():
+        for task in walk(roots):
+            for key, target in flatten_targets(task.output()):
+                where = getattr(target, "url", None) or getattr(target, "path", None) or str(target)  # remote: URL
+                by_key[key].append((where, target.exists()))
+    marks = {True: "exists ", False: "missing"}
+    if sys.stdout.isatty():
+        marks = {True: "\033[32mexists \033[0m", False: "\033[31mmissing\033[0m"}
+    write = sys.stdout.write  # one write per output name: a terminal flushes every print() of a line
     for key in sorted(by_key):
-        print(key)
-        for path, exists in by_key[key]:
-            mark = "exists " if exists else "missing"
-            if sys.stdout.isatty():
-                mark = ("\033[32m" if exists else "\033[31m") + mark + "\033[0m"
-            print(f"\t{mark}  {path}")
-        print()
+        write(key + "\n" + "".join(f"\t{marks[exists]}  {path}\n" for path, exists in by_key[key]) + "\n")
 
 
 def print_dry_run(roots: list[Any]) -> int:
     """Print what would run, calling each task's dry_run(); returns how many tasks would run."""
     by_family: dict[str, list[Any]] = defaultdict(list)
-    for task in walk(roots, prune_complete=True):
-        if not isinstance(task, luigi.ExternalTask) or task.run != luigi.ExternalTask.run:
-            by_family[task.get_task_family()].append(task)
+    with fixed_settings():
+        for task in walk(roots, prune_complete=True):
+            if not isinstance(task, luigi.ExternalTask) or task.run != luigi.ExternalTask.run:
+                by_family[task.get_task_family()].append(task)
     total = 0
+    lines: list[str] = []  # written in one go up to each dry_run() call, which may print itself
     for family, tasks in by_family.items():
-        print(family)
+        lines.append(f"{family}\n")
         for task in tasks:
-            print(f"\tWould run {task}")
+            lines.append(f"\tWould run {task}\n")
             if hasattr(task, "dry_run"):
-                print("\tcall: dry_run()")
+                lines.append("\tcall: dry_run()\n")
+                sys.stdout.write("".join(lines))
+                lines.clear()
                 task.dry_run()
             total += 1
-        print()
-    print(f"In total {total}" if total else "All tasks are finished!")
+        lines.append("\n")
+    lines.append(f"In total {total}\n" if total else "All tasks are finished!\n")
+    sys.stdout.write("".join(lines))
     return total
 
 
@@ -242,12 +244,17 @@ def remove_outputs(
     As in b2luigi, only tasks that define remove_output() lose anything and the others are named,
     unless delete_without_remove_output (`b2core remove-output`) deletes their declared outputs.
     """
-    tasks = {task.task_id: task for task in walk(roots)}
+    parents: dict[str, set[str]] = {}
+    tasks: dict[str, Any] = {}
+    # two tasks sharing a file: refuse before removing anything (hence every output() is asked once here)
+    with checking_output_owners(), fixed_settings():
+        for task in walk(roots, parents=parents):
+            tasks[task.task_id] = task
+            flatten(task.output())
     named = set(remove) | set(remove_only)
     chosen = {tid for tid, t in tasks.items() if t.get_task_family() in named}
     found = {tasks[tid].get_task_family() for tid in chosen}
     if remove:
-        parents = dependants(roots)
         stack = [tid for tid in chosen if tasks[tid].get_task_family() in remove]
         while stack:
             for parent in parents.get(stack.pop(), ()):

@@ -79,6 +79,7 @@ class Persistence:
             self._count(task, +1)
             if task.status == RUNNING:
                 self._running[task.id] = task
+                self._running_by.setdefault(task.worker_running, {})[task.id] = task
                 for name, amount in (task.resources_running or {}).items():
                     self._used[name] += amount
             elif task.status == DISABLED:

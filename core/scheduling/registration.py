@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
+from b2core.scheduling.records import SchedTask
 from luigi.task_status import DONE, FAILED, PENDING, RUNNING, SUSPENDED, UNKNOWN
 
 logger = logging.getLogger(__name__)
@@ -82,7 +84,7 @@ class Registration:
         if not task.params:
             task.params = params or {}
         if status == RUNNING and not task.worker_running:
-            task.worker_running = worker_id
+            self._set_runner(task, worker_id)
             task.time_running = time.time()
         if accepts_messages is not None:
             task.accepts_messages = accepts_messages
@@ -154,7 +156,13 @@ class Registration:
         self._ud_dirty = True
 
     def count_pending(self, worker: str) -> dict[str, Any]:
-        """Pending/unique/last-scheduled counts of a worker, from counters (O(running tasks))."""
+        """Pending/unique/last-scheduled counts of a worker, and what other workers run that it could run."""
+        reply = self._pending_counts(worker)
+        reply["running_tasks"] = self._run_elsewhere(worker)
+        return reply
+
+    def _pending_counts(self, worker: str) -> dict[str, Any]:
+        """The counters of count_pending, O(1) (O(disabled) after a change of disabled tasks)."""
         w = self._get_worker(worker)
         n_pending, n_unique, n_last = w.n_pending, w.n_unique, w.n_last
         if self._disabled:
@@ -165,27 +173,35 @@ class Registration:
                 n_pending -= excluded[0]
                 n_unique -= excluded[1]
                 n_last -= excluded[2]
-        running_tasks = []
-        for task in self._running.values():
-            if worker in task.workers:
-                other = self._workers.get(task.worker_running) if task.worker_running else None
-                more_info = {"task_id": task.id, "worker": str(task.worker_running)}
-                if other is not None:
-                    more_info.update(other.info)
-                running_tasks.append(more_info)
         return {
             "n_pending_tasks": n_pending,
             "n_unique_pending": n_unique,
             "n_pending_last_scheduled": n_last,
             "worker_state": w.state,
-            "running_tasks": running_tasks,
         }
+
+    def _run_elsewhere(self, worker: str) -> list[dict[str, Any]]:
+        """Running tasks of other workers that this worker could run (what luigi's summary and keep-alive
+        read); the worker's own running tasks are left out, so a steering process with 10,000 tasks in
+        flight gets an empty list instead of 10,000 entries on every call."""
+        running_tasks = []
+        for owner, tasks in self._running_by.items():
+            if owner == worker:
+                continue
+            other = self._workers.get(owner) if owner else None
+            for task in tasks.values():
+                if worker in task.workers:
+                    more_info = {"task_id": task.id, "worker": str(owner)}
+                    if other is not None:
+                        more_info.update(other.info)
+                    running_tasks.append(more_info)
+        return running_tasks
 
     def get_work(
         self,
         host: str | None = None,
         assistant: bool = False,
-        current_tasks: list[str] | None = None,
+        current_tasks: Collection[str] | None = None,
         worker: str | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
@@ -206,21 +222,17 @@ class Registration:
         if assistant:
             self.add_worker(worker_id, [("assistant", assistant)])
 
-        best = None
-        if current_tasks is not None:
-            # a task we think this worker runs but the worker does not know about: hand it back
-            known = set(current_tasks)
-            lost = [t for t in self._running.values() if t.worker_running == worker_id and t.id not in known]
-            if lost:
-                best = max(lost, key=lambda t: (t.priority, -t.seq))
+        best = self._lost_task(worker_id, current_tasks)
         if best is None and not self._paused:
             best = self._pick(sched_worker)
 
-        reply = self.count_pending(worker_id)
+        reply = self._pending_counts(worker_id)
         if best is None:
+            reply["running_tasks"] = self._run_elsewhere(worker_id)
             reply["task_id"] = None
             return reply
 
+        reply["running_tasks"] = []  # luigi's worker reads it only from replies without a task
         self._metrics.handle_task_started(best)
         if best.status == RUNNING:
             # handed out again (the worker lost track of it): re-account its resources
@@ -231,14 +243,39 @@ class Registration:
                 self._used[name] += amount
         else:
             self._set_status(best, RUNNING)
-        best.worker_running = worker_id
+        self._set_runner(best, worker_id)
         best.time_running = time.time()
+        self._handed_out.setdefault(worker_id, []).append(best.id)
         self._update_task_history(best, RUNNING, host=host)
         reply["task_id"] = best.id
         reply["task_family"] = best.family
         reply["task_module"] = best.module
         reply["task_params"] = best.params
         return reply
+
+    def _lost_task(self, worker_id: str, current_tasks: Collection[str] | None) -> SchedTask | None:
+        """A task handed to this worker that it does not list as current (its reply was lost): hand it back.
+
+        luigi compares every task the worker runs with every id it sends, O(tasks in flight) per call;
+        a task the worker once listed stays known to it until it reports a result, so only the tasks
+        handed out since its last call need checking. A worker that sends no list is trusted.
+        """
+        handed = self._handed_out.pop(worker_id, None)
+        if not handed or current_tasks is None:
+            return None
+        known = current_tasks if isinstance(current_tasks, AbstractSet) else set(current_tasks)
+        lost = [
+            task
+            for task in map(self._tasks.get, handed)
+            if task is not None and task.status == RUNNING and task.worker_running == worker_id and task.id not in known
+        ]
+        if not lost:
+            return None
+        best = max(lost, key=lambda t: (t.priority, -t.seq))
+        unconfirmed = [task.id for task in lost if task is not best]
+        if unconfirmed:
+            self._handed_out[worker_id] = unconfirmed
+        return best
 
     def ping(self, **kwargs: Any) -> dict[str, Any]:
         """Keep-alive from the worker; returns queued RPC messages."""

@@ -70,6 +70,10 @@ class LinearScheduler(Registration, Controls, Queries, Persistence, Timers, Read
         self._workers: dict[str, SchedWorker] = {}
         self._status_count: collections.Counter[str] = collections.Counter()
         self._running: dict[str, SchedTask] = {}
+        # worker id (None: nobody) -> its RUNNING tasks, so a reply lists other workers' tasks only
+        self._running_by: dict[str | None, dict[str, SchedTask]] = {}
+        # worker id -> ids handed to it by get_work that it has not yet confirmed as current tasks
+        self._handed_out: dict[str, list[str]] = {}
         self._disabled: set[str] = set()
         self._used: collections.defaultdict[str, int] = collections.defaultdict(int)
         self._timers: list[tuple[float, int, str, SchedTask]] = []

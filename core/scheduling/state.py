@@ -81,6 +81,7 @@ class TaskState:
         self._count(task, -1)
         if old == RUNNING:
             self._running.pop(task.id, None)
+            self._unindex_runner(task)
             if task.resources_running:
                 for name, amount in task.resources_running.items():
                     self._used[name] -= amount
@@ -90,6 +91,7 @@ class TaskState:
         task.updated = time.time()
         if new_status == RUNNING:
             self._running[task.id] = task
+            self._running_by.setdefault(task.worker_running, {})[task.id] = task
             task.resources_running = dict(task.resources)
             for name, amount in task.resources_running.items():
                 self._used[name] += amount
@@ -116,6 +118,21 @@ class TaskState:
             self._metrics.handle_task_done(task)
         elif new_status == FAILED:
             self._metrics.handle_task_failed(task)
+
+    def _set_runner(self, task: SchedTask, worker_id: str | None) -> None:
+        """Say which worker runs a task, keeping the per-worker index of running tasks exact."""
+        if task.status == RUNNING and task.worker_running != worker_id:
+            self._unindex_runner(task)
+            self._running_by.setdefault(worker_id, {})[task.id] = task
+        task.worker_running = worker_id
+
+    def _unindex_runner(self, task: SchedTask) -> None:
+        """Drop a task from its runner's index (and the runner, once it runs nothing)."""
+        tasks = self._running_by.get(task.worker_running)
+        if tasks is not None:
+            tasks.pop(task.id, None)
+            if not tasks:
+                del self._running_by[task.worker_running]
 
     def _propagate_done(self, task: SchedTask, delta: int) -> None:
         """A task became DONE (delta -1) or stopped being DONE (+1): adjust its dependents."""

@@ -56,6 +56,7 @@ class Timers:
         for wid in dead:
             logger.debug("Worker %s timed out (no contact for >=%ss)", wid, self._config.worker_disconnect_delay)
             self._workers.pop(wid, None)
+            self._handed_out.pop(wid, None)
         assistants = {w.id for w in self._workers.values() if w.assistant}
         remove = []
         for task in list(self._tasks.values()):
@@ -79,7 +80,7 @@ class Timers:
                     task.id,
                     task.worker_running,
                 )
-                task.worker_running = None
+                self._set_runner(task, None)
                 self._set_status(task, FAILED)
             if not task.stakeholders and task.remove is None and task.status != RUNNING:
                 task.remove = now + self._config.remove_delay
@@ -104,6 +105,7 @@ class Timers:
             self._propagate_done(task, +1)
         if task.status == RUNNING:
             self._running.pop(task.id, None)
+            self._unindex_runner(task)
             for name, amount in (task.resources_running or {}).items():
                 self._used[name] -= amount
         self._status_count[task.status] -= 1

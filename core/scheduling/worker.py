@@ -26,6 +26,17 @@ Two per-task costs that are not luigi's observable behaviour are also removed:
   remembers those runs, as luigi's ``cache_task_completion`` would, in a plain dict; dependencies
   found complete while scheduling are still checked again at run time, as in luigi.
 
+Asking for work is O(1) per call instead of O(tasks in flight), which made 10,000 batch jobs in flight
+cost minutes and gigabytes (luigi's ``_get_work`` copies every running task id into each request and
+keeps every reply, with its list of running tasks, for the execution summary):
+
+* The ids of the running tasks are sent as a live view of the worker's dict (a list only to a
+  remote scheduler, which needs JSON); b2core's scheduler only looks up the tasks it handed out
+  since the previous call.
+* Of each reply only what the summary reads is kept: running tasks of *other* workers from replies
+  that handed out nothing, each (worker, task) once. The summary's "being run by other workers"
+  comes out the same.
+
 Task execution (``_run_task``, ``_create_task_process``, ``_handle_next_task``,
 ``_purge_children``) is untouched, so subclasses can override ``_create_task_process`` to send
 tasks elsewhere, and ``workers=1`` still runs tasks in-process.
@@ -35,6 +46,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import logging
 import multiprocessing
 import os
 import sys
@@ -43,6 +55,10 @@ from typing import Any
 
 import luigi
 import luigi.worker
+from luigi import rpc
+from luigi.worker import GetWorkResponse, TaskClassException, load_task
+
+logger = logging.getLogger("luigi-interface")
 
 # recursion limit is only raised on interpreters where pure-Python recursion does not use the C stack
 _PY311 = sys.version_info >= (3, 11)
@@ -90,6 +106,8 @@ class LinearWorker(luigi.worker.Worker):
         self._run_completions: Any = self._task_completion_cache
         if self._run_completions is None:
             self._run_completions = {}
+        # (worker, task id) pairs already in _get_work_response_history
+        self._seen_elsewhere: set[tuple[str, str]] = set()
 
     def _create_task_process(self, task: luigi.Task) -> Any:
         """luigi's task process, told which tasks this worker already ran successfully."""
@@ -119,6 +137,62 @@ class LinearWorker(luigi.worker.Worker):
             if dep_id is not None:
                 seen.add(dep_id)
             yield dep
+
+    def _get_work(self) -> GetWorkResponse:
+        """luigi's _get_work, with the running task ids sent as a view and only new facts kept in the history."""
+        if self._stop_requesting_work or self.worker_processes <= 0:
+            response = super()._get_work()
+            self._compact_last_reply()
+            return response
+        logger.debug("Asking scheduler for work...")
+        current = self._running_tasks.keys()
+        reply = self._scheduler.get_work(
+            worker=self._id,
+            host=self.host,
+            assistant=self._assistant,
+            current_tasks=list(current) if isinstance(self._scheduler, rpc.RemoteScheduler) else current,
+        )
+        running_tasks = reply["running_tasks"]
+        task_id = self._get_work_task_id(reply)
+        self._get_work_response_history.append({"task_id": task_id, "running_tasks": running_tasks})
+        self._compact_last_reply()
+        if task_id is not None and task_id not in self._scheduled_tasks:
+            logger.info("Did not schedule %s, will load it dynamically", task_id)
+            try:
+                self._scheduled_tasks[task_id] = load_task(
+                    module=reply.get("task_module"), task_name=reply["task_family"], params_str=reply["task_params"]
+                )
+            except TaskClassException as ex:
+                self._handle_task_load_error(ex, [task_id])
+                task_id = None
+                self.run_succeeded = False
+        if task_id is not None and "batch_task_ids" in reply:
+            batch_tasks = filter(None, [self._scheduled_tasks.get(batch_id) for batch_id in reply["batch_task_ids"]])
+            self._batch_running_tasks[task_id] = batch_tasks
+        return GetWorkResponse(
+            task_id=task_id,
+            running_tasks=running_tasks,
+            n_pending_tasks=reply["n_pending_tasks"],
+            n_unique_pending=reply["n_unique_pending"],
+            n_pending_last_scheduled=reply.get("n_pending_last_scheduled", 0),
+            worker_state=reply.get("worker_state", luigi.worker.WORKER_STATE_ACTIVE),
+        )
+
+    def _compact_last_reply(self) -> None:
+        """Keep of the last reply only other workers' running tasks not yet recorded (all the summary reads)."""
+        history = self._get_work_response_history
+        entry = history.pop()
+        if entry["task_id"] is not None:
+            return
+        seen = self._seen_elsewhere
+        new = []
+        for running in entry["running_tasks"]:
+            key = (running["worker"], running["task_id"])
+            if running["worker"] != self._id and key not in seen:
+                seen.add(key)
+                new.append(running)
+        if new:
+            history.append({"task_id": None, "running_tasks": new})
 
     def run(self) -> bool:
         """Run scheduled tasks; from here on add() (dynamic dependencies) behaves exactly like luigi's."""

@@ -423,3 +423,16 @@ def test_a_misspelt_setting_in_a_settings_file_warns_once_with_a_suggestion(work
     warning = f"Unknown setting 'resul_dir' in {path}: did you mean 'result_dir'?"
     assert run.stderr.count(warning) == 1, run
     assert "my_site_option" not in run.stderr, run
+
+
+def test_an_unknown_setting_with_a_b2core_prefix_warns_once_and_own_settings_stay_silent(workflow) -> None:
+    """b2core_shuffle_order is no setting and close to none, but its prefix is b2core's: one warning naming
+    the file; my_site_option (the workflow's own, read with get_setting) stays silent."""
+    path = write_settings(workflow.path, b2core_shuffle_order=True, my_site_option="project")
+    workflow.write(STEERING)
+    run = workflow.run()
+    assert run.returncode == 0, run
+    warning = f"Unknown setting 'b2core_shuffle_order' in {path}: no setting of b2core or its plugins has this name"
+    assert run.stderr.count(warning) == 1, run
+    assert "give your own settings another prefix" in run.stderr, run
+    assert "my_site_option" not in run.stderr, run

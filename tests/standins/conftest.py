@@ -31,7 +31,7 @@ RECORDED = STANDINS / "recorded"
 if str(STANDINS) not in sys.path:
     sys.path.insert(0, str(STANDINS))
 
-import _queue  # noqa: E402
+import standin_queue  # noqa: E402
 
 
 class StandinEnv:
@@ -64,7 +64,7 @@ class StandinEnv:
 
     def calls(self, tool: str | None = None) -> list[dict]:
         """Parsed ``calls.jsonl``: one dict (tool, argv, time, pid) per invocation."""
-        calls = _queue.read_calls(self.state_dir)
+        calls = standin_queue.read_calls(self.state_dir)
         return [c for c in calls if tool is None or c["tool"] == tool]
 
     def count(self, tool: str) -> int:
@@ -72,7 +72,7 @@ class StandinEnv:
 
     def fail_next(self, tool: str, count: int = 1) -> None:
         """Make the next ``count`` invocations of ``tool`` fail like an unreachable daemon."""
-        _queue.set_fail_next(tool, count, self.state_dir)
+        standin_queue.set_fail_next(tool, count, self.state_dir)
 
     def queue(self, system: str) -> dict:
         path = self.state_dir / system / "queue.json"
@@ -104,16 +104,16 @@ class StandinEnv:
 
     def kill_all(self) -> None:
         """Kill the jobs still running and cancel the pending ones (fixture teardown)."""
-        _queue.abandon_all(self.state_dir)
+        standin_queue.abandon_all(self.state_dir)
 
 
 @pytest.fixture
 def standin_env(tmp_path, monkeypatch) -> StandinEnv:
     state = tmp_path / "standin-state"
     state.mkdir()
-    monkeypatch.setenv(_queue.STATE_ENV, str(state))
+    monkeypatch.setenv(standin_queue.STATE_ENV, str(state))
     for var in (
-        _queue.FAIL_ENV,
+        standin_queue.FAIL_ENV,
         "B2CORE_STANDIN_START_DELAY",
         "B2CORE_STANDIN_LSF_CLEAN_PERIOD",
         "B2CORE_STANDIN_LSF_NO_REPORT",

@@ -63,7 +63,7 @@ class StandinCluster(Cluster):
         return [call for call in calls if tool is None or call["tool"] == tool]
 
     def jobs(self, system: str | None = None) -> dict[str, dict[str, Any]]:
-        """A stand-in's job table (queue and history): one file per job, or one queue.json (see _queue.py)."""
+        """A stand-in's job table (queue and history): one file per job, or one queue.json (see standin_queue.py)."""
         system = system or self.systems[0]
         folder = self.state / system / "jobs"
         if folder.is_dir():

@@ -17,9 +17,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "htcondor"))
 
-import _queue  # noqa: E402
-
 import _condor  # noqa: E402
+import standin_queue  # noqa: E402
 
 REC = json.loads((HERE / "recorded" / "htcondor.json").read_text())
 
@@ -46,7 +45,7 @@ def submit(env, tmp_path: Path, text: str, *args, name: str = "job.sub"):
 
 
 def ads(env, in_queue=None) -> dict:
-    jobs = _queue.read_queue("htcondor")["jobs"]
+    jobs = standin_queue.read_queue("htcondor")["jobs"]
     result = {}
     for job_id, job in jobs.items():
         if in_queue is None or bool(job.get("in_queue")) == in_queue:
@@ -60,7 +59,7 @@ def wait_status(env, job_id: str, status: int, timeout: float = 10.0) -> dict:
 
 def wait_left_queue(env, job_id: str, timeout: float = 10.0) -> dict:
     def done():
-        job = _queue.read_queue("htcondor")["jobs"].get(job_id)
+        job = standin_queue.read_queue("htcondor")["jobs"].get(job_id)
         return job and not job.get("in_queue") and job["ad"]
 
     return env.wait_until(done, timeout)
@@ -411,7 +410,7 @@ def test_condor_rm_kills_and_messages(condor, tmp_path):
     _, cluster = submit(condor, tmp_path, SLEEP_SUB.format(exe=exe, log=tmp_path / "l", n=2))
     wait_status(condor, f"{cluster}.0", 2)
     wait_status(condor, f"{cluster}.1", 2)
-    pids = [job["_run"]["pid"] for job in _queue.read_queue("htcondor")["jobs"].values()]
+    pids = [job["_run"]["pid"] for job in standin_queue.read_queue("htcondor")["jobs"].values()]
     proc = condor.run("condor_rm", f"{cluster}.1")
     assert norm_cluster(proc.stdout, cluster) == "Job 6.1 marked for removal\n" and proc.returncode == 0
     proc = condor.run("condor_rm", str(cluster))
@@ -446,7 +445,7 @@ def test_hold_and_release_rerun_job(condor, tmp_path):
     _, cluster = submit(condor, tmp_path, f"executable = {exe}\narguments = 30\nqueue\n")
     job_id = f"{cluster}.0"
     wait_status(condor, job_id, 2)
-    pid = _queue.read_queue("htcondor")["jobs"][job_id]["_run"]["pid"]
+    pid = standin_queue.read_queue("htcondor")["jobs"][job_id]["_run"]["pid"]
     proc = condor.run("condor_hold", str(cluster))
     assert norm_cluster(proc.stdout, cluster) == REC["hold_cluster"]["stdout"] and proc.returncode == 0
     condor.wait_until(lambda: not pid_alive(pid), 5)
@@ -554,7 +553,7 @@ def test_periodic_hold_holds_a_running_job_with_its_reason(condor, tmp_path):
     assert second["HoldReasonSubCode"] == 7, "an unusable periodic_hold_reason falls back to the default text"
     log = (tmp_path / "job.log").read_text()
     assert "Job was held." in log and f"\t{default}\n\tCode 3 Subcode 0\n" in log
-    pid = _queue.read_job("htcondor", f"{cluster}.0")["_run"]["pid"]
+    pid = standin_queue.read_job("htcondor", f"{cluster}.0")["_run"]["pid"]
     assert env_wait_dead(condor, pid)
 
 
@@ -606,8 +605,8 @@ def test_per_job_files_keep_reads_proportional(condor, tmp_path):
     folder = condor.state_dir / "htcondor"
     assert not (folder / "queue.json").exists()
     assert sorted(p.name for p in (folder / "jobs").iterdir()) == sorted(f"{cluster}.{i}.json" for i in range(30))
-    assert _queue.read_job("htcondor", f"{cluster}.3")["ad"]["ProcId"] == 3
-    assert _queue.read_job("htcondor", "1.99") is None
+    assert standin_queue.read_job("htcondor", f"{cluster}.3")["ad"]["ProcId"] == 3
+    assert standin_queue.read_job("htcondor", "1.99") is None
 
 
 def test_condor_q_json_lists_the_executable_of_the_users_jobs(condor, tmp_path):
@@ -624,7 +623,7 @@ def test_condor_q_json_lists_the_executable_of_the_users_jobs(condor, tmp_path):
 
 def test_kill_submitter_marker_kills_the_caller_of_condor_submit_after_it_answered(condor, tmp_path):
     """Test knob: with `kill_submitter` in the state dir, condor_submit submits, answers, kills its caller, once."""
-    (condor.state_dir / _queue.KILL_SUBMITTER).write_text("")
+    (condor.state_dir / standin_queue.KILL_SUBMITTER).write_text("")
     exe = script(tmp_path, "true.sh", "exit 0\n")
     write(tmp_path / "job.sub", f"executable = {exe}\nqueue 2\n")
     caller = condor.run("sh", "-c", "condor_submit -terse job.sub; echo survived", cwd=tmp_path)
@@ -632,6 +631,6 @@ def test_kill_submitter_marker_kills_the_caller_of_condor_submit_after_it_answer
     cluster = int(re.match(r"(\d+)\.0 - \1\.1\n", caller.stdout).group(1))
     for proc_id in (0, 1):
         assert wait_left_queue(condor, f"{cluster}.{proc_id}")["ExitCode"] == 0
-    assert not (condor.state_dir / _queue.KILL_SUBMITTER).exists()
+    assert not (condor.state_dir / standin_queue.KILL_SUBMITTER).exists()
     again = condor.run("sh", "-c", "condor_submit -terse job.sub; echo survived", cwd=tmp_path)
     assert again.returncode == 0 and "survived" in again.stdout

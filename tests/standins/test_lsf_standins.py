@@ -16,9 +16,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "lsf"))
 
-import _queue  # noqa: E402
-
 import _lsf  # noqa: E402
+import standin_queue  # noqa: E402
 
 REC = json.loads((HERE / "recorded" / "lsf.json").read_text())
 ARR = json.loads((HERE / "lsf" / "recorded_arrays.json").read_text())
@@ -426,11 +425,11 @@ def test_bjobs_json_command_of_unfinished_array_elements(lsf, tmp_path):
 
 def test_kill_submitter_marker_kills_the_caller_of_bsub_after_it_answered(lsf, tmp_path):
     """Test knob: with `kill_submitter` in the state dir, bsub submits, answers, kills its caller, once."""
-    (lsf.state_dir / _queue.KILL_SUBMITTER).write_text("")
+    (lsf.state_dir / standin_queue.KILL_SUBMITTER).write_text("")
     caller = lsf.run("sh", "-c", 'bsub -J "k[1-2]" true; echo survived', cwd=tmp_path)
     assert caller.returncode == -9 and "survived" not in caller.stdout
     job_id = JOB_RE.search(caller.stdout).group(1)
     assert sorted(wait_elements(lsf, job_id, "DONE")) == [1, 2]
-    assert not (lsf.state_dir / _queue.KILL_SUBMITTER).exists()
+    assert not (lsf.state_dir / standin_queue.KILL_SUBMITTER).exists()
     again = lsf.run("sh", "-c", "bsub true; echo survived", cwd=tmp_path)
     assert again.returncode == 0 and "survived" in again.stdout

@@ -26,12 +26,13 @@ from b2core.batch.commands import CommandRunner
 from b2core.batch.wrapper import log_paths
 from b2core.errors import B2CoreError, BatchCommandError, PermanentBatchError, SettingsError
 from b2core.paths import log_file_dir, map_folder, task_file_dir
-from b2core.settings import get_setting
+from b2core.settings import find_setting_source, get_setting
 from b2core.task import flatten_targets
 
 from b2core_gbasf2.download import DownloadError, download_logs, download_output
 from b2core_gbasf2.grid import GridJob, GridSession, output_dataset, session_for
 from b2core_gbasf2.project import (
+    check_project_name_prefix,
     get_unique_project_name,
     input_options,
     prepare_steering,
@@ -82,27 +83,28 @@ class Gbasf2Backend(BatchBackend):
 
     # --- preparing ----------------------------------------------------------------------------------
 
+    def check_settings(self) -> None:
+        """The global gbasf2 settings, once at start, each named by the file (or variable) it comes from."""
+        source = find_setting_source
+        if source("gbasf2_setup_path"):
+            check_setup_path(get_setting("gbasf2_setup_path"), f"From {source('gbasf2_setup_path')}")
+        if source("gbasf2_proxy_group"):
+            lpn_path = get_setting("gbasf2_project_lpn_path", default="")
+            check_proxy_group(get_setting("gbasf2_proxy_group"), lpn_path, f"From {source('gbasf2_proxy_group')}")
+        prefix_source = source("gbasf2_project_name_prefix") or source("gbasf2_project_name_hash_length")
+        if prefix_source:
+            prefix = get_setting("gbasf2_project_name_prefix", default="") or ""
+            check_project_name_prefix(prefix, get_setting("gbasf2_project_name_hash_length"), f"From {prefix_source}")
+
     def job_settings(self, task: Any) -> dict[str, Any]:
         """Check the task's gbasf2 settings now (clear errors before anything is submitted); the project name."""
+        owner = f"Task {task.task_id}"
         if get_setting("gbasf2_install_directory", default="", task=task):
-            warnings.warn(
-                "The setting gbasf2_install_directory is deprecated and ignored; set gbasf2_setup_path instead.",
-                DeprecationWarning,
-                stacklevel=2,
-            )
+            warn_install_directory(f"From {find_setting_source('gbasf2_install_directory', task)}")
         name = get_unique_project_name(task)
-        setup_path = map_folder(get_setting("gbasf2_setup_path", task=task))
-        if not os.path.isfile(setup_path):
-            raise SettingsError(
-                f"Task {task.task_id}: the gbasf2 setup script gbasf2_setup_path = {setup_path!r} does not exist. "
-                "Install gbasf2 (or mount /cvmfs) or point gbasf2_setup_path at your gbasf2 bashrc."
-            )
+        setup_path = check_setup_path(get_setting("gbasf2_setup_path", task=task), owner)
         group = get_setting("gbasf2_proxy_group", task=task)
-        if group != "belle" and not get_setting("gbasf2_project_lpn_path", default="", task=task):
-            raise SettingsError(
-                f"Task {task.task_id} uses gbasf2_proxy_group = {group!r}, which needs gbasf2_project_lpn_path "
-                "(the LPN folder where the group's projects are written)."
-            )
+        check_proxy_group(group, get_setting("gbasf2_project_lpn_path", default="", task=task), owner)
         input_options(task)
         if not get_setting("gbasf2_custom_steering_file", default="", task=task) and not hasattr(task, "create_path"):
             raise SettingsError(
@@ -383,3 +385,32 @@ def _append(log: Path, text: str) -> None:
             handle.write(text if text.endswith("\n") else text + "\n")
     except OSError:
         pass
+
+
+def warn_install_directory(owner: str) -> None:
+    """gbasf2_install_directory is b2luigi's old way to find gbasf2; the same message per source, so said once."""
+    warnings.warn(
+        f"{owner}: the setting gbasf2_install_directory is deprecated and ignored; set gbasf2_setup_path instead.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def check_setup_path(setup_path: str, owner: str) -> str:
+    """The absolute path of the gbasf2 setup script, which must exist; owner starts the error."""
+    path = map_folder(setup_path)
+    if not os.path.isfile(path):
+        raise SettingsError(
+            f"{owner}: the gbasf2 setup script gbasf2_setup_path = {path!r} does not exist. "
+            "Install gbasf2 (or mount /cvmfs) or point gbasf2_setup_path at your gbasf2 bashrc."
+        )
+    return path
+
+
+def check_proxy_group(group: str, lpn_path: str | None, owner: str) -> None:
+    """Groups other than belle write their projects below gbasf2_project_lpn_path; owner starts the error."""
+    if group != "belle" and not lpn_path:
+        raise SettingsError(
+            f"{owner}: gbasf2_proxy_group = {group!r} needs gbasf2_project_lpn_path "
+            "(the LPN folder where the group's projects are written)."
+        )

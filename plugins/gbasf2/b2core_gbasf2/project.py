@@ -41,24 +41,27 @@ def get_unique_project_name(task: Any) -> str:
             "name (e.g. gbasf2_project_name_prefix = b2luigi.Parameter(significant=False))."
         )
     hash_length = get_setting("gbasf2_project_name_hash_length", task=task)
+    check_project_name_prefix(prefix, hash_length, f"Task {task.task_id}")
+    return prefix + hashlib.md5(task.task_id.encode(), usedforsecurity=False).hexdigest()[:hash_length]
+
+
+def check_project_name_prefix(prefix: str, hash_length: int, owner: str) -> None:
+    """A prefix that, with the hash appended, makes a valid gbasf2 project name; owner starts each error."""
     if not 6 <= hash_length <= 10:
-        raise SettingsError(f"gbasf2_project_name_hash_length must be between 6 and 10, got {hash_length}")
+        raise SettingsError(f"{owner}: gbasf2_project_name_hash_length must be between 6 and 10, got {hash_length}")
     if not PROJECT_NAME_PATTERN.match(prefix):
         bad = sorted(set(re.sub(r"[a-zA-Z0-9_-]", "", prefix)))
         raise SettingsError(
-            f"gbasf2_project_name_prefix {prefix!r} of task {task.task_id} contains {''.join(bad)!r}; gbasf2 project "
+            f"{owner}: gbasf2_project_name_prefix {prefix!r} contains {''.join(bad)!r}; gbasf2 project "
             "names may only contain letters, digits, '_' and '-'."
         )
-    digest = hashlib.md5(task.task_id.encode(), usedforsecurity=False).hexdigest()[:hash_length]
-    name = prefix + digest
-    if len(name) > MAX_PROJECT_NAME_LENGTH:
+    if len(prefix) + hash_length > MAX_PROJECT_NAME_LENGTH:
         raise SettingsError(
-            f"The gbasf2 project name {name!r} of task {task.task_id} has {len(name)} characters, but gbasf2 allows "
+            f"{owner}: the gbasf2 project names would have {len(prefix) + hash_length} characters, but gbasf2 allows "
             f"at most {MAX_PROJECT_NAME_LENGTH}: shorten gbasf2_project_name_prefix {prefix!r} to at most "
             f"{MAX_PROJECT_NAME_LENGTH - hash_length} characters (the {hash_length}-character hash of the task id "
             "is appended; gbasf2_project_name_hash_length can go down to 6)."
         )
-    return name
 
 
 def input_options(task: Any) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 from b2core.batch.arrays import find_lost_submissions, submission_dir
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
-from b2core.settings import get_merged_dict, get_setting
+from b2core.settings import find_setting_source, get_merged_dict, get_setting
 
 from b2core_htcondor.settings import HTCondorSettings
 
@@ -70,24 +70,15 @@ class HTCondorBackend(BatchBackend):
 
     # --- settings ----------------------------------------------------------------------------------
 
+    def check_settings(self) -> None:
+        """The global htcondor_settings, once at start, named by the file (or variable) they come from."""
+        source = find_setting_source("htcondor_settings")
+        if source is not None:
+            check_submit_commands(get_merged_dict("htcondor_settings"), f"From {source}")
+
     def job_settings(self, task: Any) -> dict[str, Any]:
         """The task's submit commands: htcondor_settings, file transfer and JobBatchName (a new dict)."""
-        options = get_merged_dict("htcondor_settings", task)
-        for key, value in options.items():
-            if not _KEY.match(str(key)):
-                raise SettingsError(f"Task {task.task_id}: htcondor_settings key {key!r} is not a submit command")
-            if str(key).lower() in RESERVED_KEYS:
-                raise SettingsError(
-                    f"Task {task.task_id}: htcondor_settings may not set {key!r}; b2core writes it per job "
-                    "(the job wrapper and the task's own stdout/stderr files)"
-                )
-            if not isinstance(value, str | int | float | bool):
-                raise SettingsError(
-                    f"Task {task.task_id}: htcondor_settings[{key!r}] must be a string, number or bool, "
-                    f"got {type(value).__name__}"
-                )
-            if "\n" in str(value) or "\r" in str(value):
-                raise SettingsError(f"Task {task.task_id}: htcondor_settings[{key!r}] must be a single line")
+        options = check_submit_commands(get_merged_dict("htcondor_settings", task), f"Task {task.task_id}")
         transfer = get_setting("transfer_files", task=task)
         if transfer:
             working_dir = get_setting("working_dir", task=task)
@@ -263,6 +254,25 @@ def _value(value: Any) -> str:
 def _escape(path: Path) -> str:
     """A path as a submit-file value: $ would start a macro, $(DOLLAR) is HTCondor's literal dollar."""
     return str(path).replace("$", "$(DOLLAR)")
+
+
+def check_submit_commands(options: dict[str, Any], owner: str) -> dict[str, Any]:
+    """htcondor_settings must be single-line submit commands b2core does not write itself; owner starts each error."""
+    for key, value in options.items():
+        if not _KEY.match(str(key)):
+            raise SettingsError(f"{owner}: htcondor_settings key {key!r} is not a submit command")
+        if str(key).lower() in RESERVED_KEYS:
+            raise SettingsError(
+                f"{owner}: htcondor_settings may not set {key!r}; b2core writes it per job "
+                "(the job wrapper and the task's own stdout/stderr files)"
+            )
+        if not isinstance(value, str | int | float | bool):
+            raise SettingsError(
+                f"{owner}: htcondor_settings[{key!r}] must be a string, number or bool, got {type(value).__name__}"
+            )
+        if "\n" in str(value) or "\r" in str(value):
+            raise SettingsError(f"{owner}: htcondor_settings[{key!r}] must be a single line")
+    return options
 
 
 def parse_terse(output: str) -> list[str]:

@@ -13,8 +13,8 @@ from typing import Any
 
 from b2core.batch.arrays import find_lost_submissions, index_ranges, submission_dir, write_array_script
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
-from b2core.errors import BatchCommandError, PermanentBatchError
-from b2core.settings import get_setting
+from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
+from b2core.settings import find_setting_source, get_setting
 
 from b2core_lsf.settings import LSFSettings
 
@@ -26,6 +26,9 @@ BJOBS_FORMAT = "jobid jobindex stat exit_code exit_reason"
 FIND_FORMAT = "jobid jobindex stat command"
 #: LSF's array index variable, 1-based
 INDEX_VARIABLE = "LSB_JOBINDEX"
+#: what bsub -q and -n take
+_QUEUE = re.compile(r"[A-Za-z0-9_.@+-]+\Z")
+_SLOTS = re.compile(r"[1-9]\d*(,[1-9]\d*)?\Z")
 
 STATES = {
     "PEND": JobState.QUEUED,
@@ -70,13 +73,19 @@ class LSFBackend(BatchBackend):
     name = "lsf"
     settings_model = LSFSettings
 
+    def check_settings(self) -> None:
+        """The global queue and job_slots, once at start, named by the file (or variable) they come from."""
+        for key, check in (("queue", check_queue), ("job_slots", job_slots)):
+            source = find_setting_source(key)
+            if source is not None:
+                check(get_setting(key), f"From {source}")
+
     def job_settings(self, task: Any) -> dict[str, Any]:
         """queue, job_slots (None when unset) and job name: what goes onto one bsub line."""
-        slots = get_setting("job_slots", task=task)
-        if slots is False or slots is None or str(slots).strip().lower() in ("", "0", "false", "none"):
-            slots = None
+        owner = f"Task {task.task_id}"
+        slots = job_slots(get_setting("job_slots", task=task), owner)
         name = get_setting("job_name", task=task) or task.get_task_family()
-        return {"queue": get_setting("queue", task=task), "job_slots": slots, "job_name": str(name)}
+        return {"queue": check_queue(get_setting("queue", task=task), owner), "job_slots": slots, "job_name": str(name)}
 
     def submit(self, specs: Sequence[JobSpec]) -> list[str]:
         """One bsub for the group: an array `name[1-N]` whose element i runs specs[i-1]."""
@@ -141,6 +150,24 @@ class LSFBackend(BatchBackend):
 
 
 # --- pure functions, unit-tested against recorded outputs ---------------------------------------------
+
+
+def check_queue(queue: str, owner: str) -> str:
+    """A queue name bsub -q takes as one word; owner starts the error."""
+    if not _QUEUE.match(str(queue)):
+        raise SettingsError(f"{owner}: the LSF queue {queue!r} is no queue name (one word, e.g. 's' or 'l')")
+    return queue
+
+
+def job_slots(slots: Any, owner: str) -> int | str | None:
+    """job_slots as bsub -n takes it (4 or 'min,max'), None when unset; owner starts the error."""
+    if slots is False or slots is None or str(slots).strip().lower() in ("", "0", "false", "none"):
+        return None
+    if not _SLOTS.match(str(slots).strip()):
+        raise SettingsError(
+            f"{owner}: job_slots {slots!r} is no slot count for bsub -n: give a number (4) or a range ('2,4')"
+        )
+    return slots
 
 
 def bsub_argv(settings: dict[str, Any], count: int, folder: str, script: str) -> list[str]:

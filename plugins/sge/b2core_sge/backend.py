@@ -13,8 +13,8 @@ from typing import Any
 
 from b2core.batch.arrays import find_lost_submissions, index_ranges, submission_dir, write_array_script
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
-from b2core.errors import BatchCommandError, PermanentBatchError
-from b2core.settings import get_merged_dict, get_setting
+from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
+from b2core.settings import find_setting_source, get_merged_dict, get_setting
 
 from b2core_sge.settings import SGESettings
 
@@ -24,6 +24,10 @@ logger = logging.getLogger("b2core.sge")
 INDEX_VARIABLE = "SGE_TASK_ID"
 #: characters Grid Engine refuses in a job name (and a leading digit)
 _NAME_UNSAFE = re.compile(r"[\s/:@\\*?=,]+")
+#: a slot count or range of qsub -pe (4, 2-8, 4-)
+_SLOTS = re.compile(r"\d+(-\d*)?\Z|-\d+\Z")
+#: one name or value of a qsub -l list
+_RESOURCE_WORD = re.compile(r"[^\s,=]+\Z")
 #: failures of qmaster worth retrying; every other qsub error is permanent (unknown queue, bad option ...)
 _TRANSIENT = re.compile(r"unable to contact qmaster|commlib error|timeout|try again|can't connect", re.I)
 #: qdel/qacct answers about jobs that are gone already (not an error for us)
@@ -40,9 +44,15 @@ class SGEBackend(BatchBackend):
         super().__init__(*args, **kwargs)
         self.accounting_problem = ""  # qacct's last complaint about unreadable accounting, warned once
 
+    def check_settings(self) -> None:
+        """The global sge_settings, once at start, named by the file (or variable) they come from."""
+        source = find_setting_source("sge_settings")
+        if source is not None:
+            check_qsub_options(get_merged_dict("sge_settings"), f"From {source}")
+
     def job_settings(self, task: Any) -> dict[str, Any]:
         """sge_settings (global merged with the task's own) and the job name."""
-        options = get_merged_dict("sge_settings", task)
+        options = check_qsub_options(get_merged_dict("sge_settings", task), f"Task {task.task_id}")
         options["job_name"] = str(get_setting("job_name", task=task) or task.get_task_family())
         return options
 
@@ -134,6 +144,30 @@ class SGEBackend(BatchBackend):
 
 
 # --- pure functions, unit-tested against recorded outputs of a real cell ------------------------------
+
+
+def check_qsub_options(options: dict[str, Any], owner: str) -> dict[str, Any]:
+    """Values qsub would refuse on every submission (or read as other options); owner starts each error."""
+    for key, value in options.items():
+        if any(char in str(value) for char in "\n\r\0"):
+            raise SettingsError(f"{owner}: sge_settings['{key}'] must be a single line")
+    environment = str(options.get("parallel_environment") or "").split()
+    if environment and (len(environment) != 2 or not _SLOTS.match(environment[1])):
+        raise SettingsError(
+            f"{owner}: sge_settings['parallel_environment'] must be a parallel environment and a slot count "
+            f"or range, e.g. 'smp 4' (qsub -pe smp 4), not {options['parallel_environment']!r}"
+        )
+    limits = {key: options[key] for key in ("h_rt", "h_vmem") if key in options}
+    limits.update(options.get("resources") or {})
+    for name, value in limits.items():
+        if not _RESOURCE_WORD.match(str(name)) or not _RESOURCE_WORD.match(str(value)):
+            raise SettingsError(
+                f"{owner}: the resource {name}={value!r} of sge_settings cannot go into qsub -l: names and "
+                "values may not be empty or contain spaces, ',' or '='"
+            )
+    if int(options.get("max_running_tasks") or 0) < 0:
+        raise SettingsError(f"{owner}: sge_settings['max_running_tasks'] must be at least 1 (or 0: no limit)")
+    return options
 
 
 def qsub_argv(settings: dict[str, Any], count: int, folder: Path, script: Path) -> list[str]:

@@ -106,3 +106,46 @@ def test_a_submission_that_returns_too_few_ids_fails_its_tasks_not_the_run(tmp_p
     assert {job.final.native_state for job in jobs} == {"SUBMISSION_FAILED"}
     assert all("returned 1 job ids for 2 jobs" in job.final.reason for job in jobs)
     assert {r.state for r in engine.store.all_latest()} == {"failed"}
+
+
+def test_a_lost_job_is_resubmitted_without_using_up_max_resubmissions_and_not_for_ever(tmp_path) -> None:
+    """max_resubmissions = 1. A restart finds attempt 1 gone without exit code: attempt 2, free. Attempt 2 fails
+    while watched: attempt 3 (the one resubmission). Attempt 3 lost at the next restart: attempt 4 (the second
+    free one of max_resubmissions + 1). Attempt 4 lost again: the task fails, it is not submitted for ever."""
+    b2luigi.set_setting("max_resubmissions", 1)
+    store = JobStore(tmp_path / "jobs.sqlite")
+    lost = JobStatus(JobState.FAILED, "GONE")
+
+    def restart_and_lose() -> object:
+        """A new steering process re-attaches to the task's job and finds it gone without exit code."""
+        engine = BatchEngine(store, clock=Clock())
+        backend = engine.backends["scripted"] = Scripted()
+        job = engine.start(Numbered(number=1), "scripted")
+        assert job.reattached
+        backend.submitted = [str(job.spec.attempt)]  # the next submission gets id attempt + 1
+        backend.answer = {job.job_id: lost}
+        engine.clock.now += 10
+        engine.tick()
+        engine.flush_submissions()
+        return engine, backend, job
+
+    engine = BatchEngine(store, clock=Clock())
+    engine.backends["scripted"] = Scripted()
+    first = engine.start(Numbered(number=1), "scripted")
+    engine.flush_submissions()
+    assert (first.spec.attempt, first.job_id) == (1, "1")
+
+    engine, backend, job = restart_and_lose()
+    assert (job.spec.attempt, job.job_id, job.final) == (2, "2", None)
+    backend.answer = {"2": JobStatus(JobState.FAILED, "FAILED", exit_code=1)}  # watched now
+    engine.clock.now += 10
+    engine.tick()
+    engine.flush_submissions()
+    assert (job.spec.attempt, job.final) == (3, None), "the lost attempt did not use up the resubmission"
+
+    engine, backend, job = restart_and_lose()
+    assert (job.spec.attempt, job.final) == (4, None)
+
+    engine, backend, job = restart_and_lose()
+    assert job.final is not None and job.final.state is JobState.FAILED
+    assert [record.attempt for record in store.history(job.spec.task_id)] == [1, 2, 3, 4]

@@ -30,3 +30,21 @@ def test_a_job_lost_while_unwatched_is_submitted_again_not_failed(local_flow, wa
     assert "without an exit code; submitting again" in run.stderr, run
     assert local_flow.runs_per_task() == {0: 2, 1: 2, 2: 2}
     assert local_flow.total() == sum(local_flow.values().values())
+
+
+def test_a_job_lost_again_after_its_free_resubmission_fails_the_task(local_flow, wait) -> None:
+    """max_resubmissions = 0: the first job lost unwatched is submitted again; when that one is lost too (steering
+    and jobs killed twice), the next restart fails the writers instead of submitting them a third time."""
+    env = local_flow.env(SLEEP="60")
+    local_flow.start_and_kill(env)
+    local_flow.kill_jobs()
+    second = local_flow.flow.start(env=env)
+    wait(lambda: len(local_flow.started()) == 6, what="the writers' second jobs to start")
+    second.kill()
+    second.wait(timeout=30)
+    local_flow.kill_jobs()
+    run = local_flow.flow.run(env=local_flow.env(SLEEP="0"))
+    assert run.returncode == 1, run
+    assert run.stderr.count("without an exit code; not again: 2 attempt(s) are used up") == 3, run
+    assert local_flow.runs_per_task() == {0: 2, 1: 2, 2: 2}
+    assert local_flow.total() is None

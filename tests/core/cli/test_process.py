@@ -320,3 +320,44 @@ def test_a_dependency_cycle_is_named_task_by_task(workflow) -> None:
     line = next(line for line in run.stderr.splitlines() if "depend on each other in a cycle" in line)
     positions = [line.index(ids[0]), line.index(ids[1]), line.index(ids[2]), line.rindex(ids[3])]
     assert positions == sorted(positions) and positions[0] < positions[3], line
+
+
+PER_TASK_SETTINGS = """
+import b2core
+
+
+class ShownPerTask(b2core.Task):
+    number = b2core.IntParameter()
+
+    @property
+    def result_dir(self):  # a property: each task may answer differently
+        return "odd" if self.number % 2 else "even"
+
+    def output(self):
+        yield self.add_to_output("shown.txt")
+
+
+class ShownFromFile(b2core.Task):
+    def requires(self):
+        for number in range(4):
+            yield ShownPerTask(number=number)
+
+    def output(self):
+        yield self.add_to_output("top.txt")
+
+
+if __name__ == "__main__":
+    b2core.process(ShownFromFile())
+"""
+
+
+def test_show_output_asks_each_task_for_its_own_settings_and_the_settings_file_once(workflow) -> None:
+    """A result_dir property answers per task; the others take result_dir and the separator from settings.json."""
+    workflow.write(PER_TASK_SETTINGS)
+    workflow.write_json("settings.json", '{"result_dir": "fromfile", "parameter_separator": "-"}')
+    run = workflow.run("--show-output")
+    assert run.returncode == 0, run
+    for number in range(4):
+        folder = "odd" if number % 2 else "even"
+        assert str(workflow.path / folder / f"number-{number}" / "shown.txt") in run.stdout, run
+    assert str(workflow.path / "fromfile" / "top.txt") in run.stdout, run

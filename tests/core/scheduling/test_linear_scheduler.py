@@ -777,6 +777,13 @@ def ticking_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(time, "time", lambda: 1_000_000.0 + next(counter) * 1e-3)
 
 
+def _run_elsewhere(reply: dict[str, Any], worker: str) -> list[tuple[str, str]] | None:
+    """What luigi's worker reads of a reply's running tasks: other workers' ones, from replies without a task."""
+    if reply["task_id"] is not None:
+        return None
+    return sorted((x["task_id"], x["worker"]) for x in reply["running_tasks"] if x["worker"] != worker)
+
+
 def _drive_single_worker(scheduler_cls: type, seed: int, n: int = 50) -> list[tuple[Any, ...]]:
     """Random DAG with priorities, complete/external tasks, failures, retry_count and dynamic deps."""
     rng = random.Random(seed)
@@ -839,7 +846,7 @@ def _drive_resources(scheduler_cls: type, seed: int, n: int = 40, procs: int = 3
             )
             continue
         r = s.get_work(worker="w", host="h", current_tasks=list(running))
-        log.append((r["task_id"], r["n_pending_tasks"], len(r["running_tasks"])))
+        log.append((r["task_id"], r["n_pending_tasks"], _run_elsewhere(r, "w")))
         if r["task_id"] is not None:
             running.append(r["task_id"])
         elif running:
@@ -876,9 +883,15 @@ def _drive_two_workers(scheduler_cls: type, seed: int, n: int = 40) -> list[tupl
             )
             continue
         r = s.get_work(worker=w, host="h", current_tasks=[])
-        others = sorted((x["task_id"], x["worker"]) for x in r["running_tasks"])
         log.append(
-            (w, r["task_id"], r["n_pending_tasks"], r["n_unique_pending"], r["n_pending_last_scheduled"], others)
+            (
+                w,
+                r["task_id"],
+                r["n_pending_tasks"],
+                r["n_unique_pending"],
+                r["n_pending_last_scheduled"],
+                _run_elsewhere(r, w),
+            )
         )
         if r["task_id"] is not None:
             running[w] = r["task_id"]

@@ -5,7 +5,6 @@ settings validation, submit scripts and the command sequence, with a fake comman
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from b2core.batch.backend import JobSpec, JobState
 from b2core.batch.commands import CommandRunner
 from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
 from b2core.settings import get_setting, set_setting
+from b2core.testing.settings_check import assert_fails_once_at_start
 from b2core_slurm import hooks
 from b2core_slurm.backend import (
     SlurmBackend,
@@ -469,36 +469,7 @@ def test_plugin_is_registered() -> None:
     assert [SlurmSettings] in plugin_manager().hook.b2core_settings_models()
 
 
-GLOBAL_OPTIONS_STEERING = """
-import b2core as b2luigi
-
-
-class Job(b2luigi.Task):
-    number = b2luigi.IntParameter()
-
-    def output(self):
-        yield self.add_to_output("out.txt")
-
-
-class All(b2luigi.WrapperTask):
-    def requires(self):
-        for number in range(5):
-            yield Job(number=number)
-
-
-if __name__ == "__main__":
-    b2luigi.process(All(), batch=True)
-"""
-
-
 def test_managed_slurm_settings_in_settings_json_fail_once_at_start_naming_the_file(tmp_path: Path) -> None:
     """slurm_settings with 'array' in settings.json: one error naming the file, exit 2, before any task is prepared."""
-    (tmp_path / "steering.py").write_text(GLOBAL_OPTIONS_STEERING)
-    settings = tmp_path / "settings.json"
-    settings.write_text('{"batch_system": "slurm", "slurm_settings": {"array": "0-3"}}')
-    run = subprocess.run(
-        [sys.executable, str(tmp_path / "steering.py")], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
-    assert run.returncode == 2, run.stderr
-    assert run.stderr.count("'array' cannot be set") == 1, run.stderr
-    assert f"slurm_settings of {settings}" in run.stderr, run.stderr
+    settings = {"batch_system": "slurm", "slurm_settings": {"array": "0-3"}}
+    assert_fails_once_at_start(tmp_path, settings, "slurm_settings", "'array' cannot be set")

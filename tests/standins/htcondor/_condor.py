@@ -2,7 +2,7 @@
 condor_release.  The executables in ``bin/`` call ``main(tool, argv)``.
 
 Output formats follow the HTCondor sources and manual (see ``../recorded/README.md``
-for every recorded sample and its source).  Queue mechanics live in ``../_queue.py``.
+for every recorded sample and its source).  Queue mechanics live in ``../standin_queue.py``.
 
 Job life cycle: a submitted job is idle (JobStatus 1) until its monitor starts it
 (``B2CORE_STANDIN_START_DELAY`` seconds after submission, default 0), then running
@@ -20,7 +20,7 @@ seconds (default 0.5; the real schedd's PERIODIC_EXPR_INTERVAL is 60 s): ``perio
 pool with cgroup memory limits) a job whose process group's resident memory exceeds
 ``request_memory`` is held with HoldReasonCode 34 and the starter's message.
 ``condor_version`` and every tool's ``-version`` print a real 23.8.0 version banner.
-The queue is kept one file per job (``<state>/htcondor/jobs/<id>.json``, see ``_queue.py``).
+The queue is kept one file per job (``<state>/htcondor/jobs/<id>.json``, see ``standin_queue.py``).
 Recordings of these additions: ``recorded/htcondor-extra.json``.
 Test knob (no real condor_submit has it): when the state directory holds a file ``kill_submitter``,
 the next ``condor_submit`` removes it, submits, answers and then kills its caller with SIGKILL, like
@@ -47,7 +47,7 @@ _STANDINS = os.path.dirname(_HERE)
 if _STANDINS not in sys.path:
     sys.path.insert(0, _STANDINS)
 
-import _queue  # noqa: E402
+import standin_queue  # noqa: E402
 
 SYSTEM = "htcondor"
 SCHEDD_PORT = 9618
@@ -155,7 +155,7 @@ def _out(text: str) -> None:
 
 
 def schedd_address() -> str:
-    host = _queue.hostname()
+    host = standin_queue.hostname()
     return f"<127.0.0.1:{SCHEDD_PORT}?addrs=127.0.0.1-{SCHEDD_PORT}&alias={host}&noUDP&sock=schedd_1_1>"
 
 
@@ -897,7 +897,7 @@ def submit_main(argv) -> int:
         except OSError as exc:
             _err(f"\nERROR: Failed to open command file ({cmd_file}) ({exc.strerror})\n")
             return 1
-    if _queue.should_fail("condor_submit"):
+    if standin_queue.should_fail("condor_submit"):
         if not terse:
             _out("Submitting job(s)")
         _err(f"\nERROR: Failed to connect to local queue manager\n{daemon_down_error()}\n")
@@ -909,7 +909,7 @@ def submit_main(argv) -> int:
     try:
         desc, specs, warnings = build_jobs(text, filename, submit_cwd, cmdline_vars, append_lines)
         clusters = []
-        with _queue.Queue(SYSTEM, per_job=True) as q:
+        with standin_queue.Queue(SYSTEM, per_job=True) as q:
             for spec in specs:
                 if not clusters or spec["new_cluster"]:
                     clusters.append([q.next_id(1000, 9999), 0])
@@ -923,7 +923,7 @@ def submit_main(argv) -> int:
         _out("." * len(specs))
     for cluster, count in clusters:
         for proc in range(count):
-            _queue.spawn_monitor(__file__, SYSTEM, f"{cluster}.{proc}")
+            standin_queue.spawn_monitor(__file__, SYSTEM, f"{cluster}.{proc}")
     if show_dots:
         _out("\n")
     if terse:
@@ -934,7 +934,7 @@ def submit_main(argv) -> int:
             _out(f"{count} job(s) submitted to cluster {cluster}.\n")
     for warning in warnings + unused_warnings(desc):
         _err(warning)
-    _queue.kill_submitter_once()
+    standin_queue.kill_submitter_once()
     return 0
 
 
@@ -1027,7 +1027,7 @@ def create_job(q, cluster: int, proc: int, spec: dict, used: set) -> None:
     if universe_name not in UNIVERSES:
         raise SubmitError(f"\nERROR: I don't know about the '{universe_name}' universe.\n")
     now = int(time.time())
-    owner = _queue.username()
+    owner = standin_queue.username()
     ad = {
         "ClusterId": cluster,
         "ProcId": proc,
@@ -1036,7 +1036,7 @@ def create_job(q, cluster: int, proc: int, spec: dict, used: set) -> None:
         "EnteredCurrentStatus": now,
         "QDate": now,
         "Owner": owner,
-        "User": f"{owner}@{_queue.hostname()}",
+        "User": f"{owner}@{standin_queue.hostname()}",
         "Iwd": iwd,
         "Cmd": exe_path,
         "JobUniverse": UNIVERSES[universe_name],
@@ -1045,7 +1045,7 @@ def create_job(q, cluster: int, proc: int, spec: dict, used: set) -> None:
         "RequestCpus": int(get("request_cpus", "1") or 1),
         "RequestDisk": Expr("DiskUsage"),
         "ImageSize": 0,
-        "GlobalJobId": f"{_queue.hostname()}#{cluster}.{proc}#{now}",
+        "GlobalJobId": f"{standin_queue.hostname()}#{cluster}.{proc}#{now}",
         "Out": get("output") or "/dev/null",
         "Err": get("error") or "/dev/null",
         "In": get("input") or "/dev/null",
@@ -1106,7 +1106,7 @@ def create_job(q, cluster: int, proc: int, spec: dict, used: set) -> None:
         "memory_limit": os.environ.get("B2CORE_STANDIN_CONDOR_MEMORY_LIMIT", "").strip().lower() == "hard",
     }
     store_ad(job, ad)
-    _queue.new_run(job, float(os.environ.get("B2CORE_STANDIN_START_DELAY", "0") or 0))
+    standin_queue.new_run(job, float(os.environ.get("B2CORE_STANDIN_START_DELAY", "0") or 0))
     q.jobs[f"{cluster}.{proc}"] = job
     write_event(job, 0, f"Job submitted from host: {schedd_address()}")
 
@@ -1160,7 +1160,7 @@ def _abs(ad, path):
 def _prepare(job):
     ad = load_ad(job)
     scratch = os.path.join(
-        str(_queue.system_dir(SYSTEM)),
+        str(standin_queue.system_dir(SYSTEM)),
         "execute",
         "dir_%d_%d_%d" % (ad["ClusterId"], ad["ProcId"], ad.get("NumJobStarts", 0)),
     )
@@ -1171,7 +1171,7 @@ def _prepare(job):
         for name in sorted_attrs(ad):
             handle.write(f"{name} = {old_value(ad[name])}\n")
     with open(os.path.join(scratch, ".machine.ad"), "w") as handle:
-        handle.write(f'Machine = "{_queue.hostname()}"\nName = "slot1_1@{_queue.hostname()}"\n')
+        handle.write(f'Machine = "{standin_queue.hostname()}"\nName = "slot1_1@{standin_queue.hostname()}"\n')
     job["scratch"] = scratch
     exe = ad["Cmd"]
     if _transfer(ad):
@@ -1202,7 +1202,7 @@ def _prepare(job):
     stdin = _abs(ad, ad["In"]) if ad.get("In") and ad["In"] != "/dev/null" else None
     env = _job_env(job, ad, scratch)
     job["exec_path"] = exe
-    return _queue.RunSpec([exe, *job.get("argv", [])], cwd, env, stdout=stdout, stderr=stderr, stdin=stdin)
+    return standin_queue.RunSpec([exe, *job.get("argv", [])], cwd, env, stdout=stdout, stderr=stderr, stdin=stdin)
 
 
 def _on_start(job):
@@ -1211,7 +1211,7 @@ def _on_start(job):
     ad["NumJobStarts"] = ad.get("NumJobStarts", 0) + 1
     ad["JobStartDate"] = ad.get("JobStartDate", now)
     ad["JobCurrentStartDate"] = now
-    ad["RemoteHost"] = f"slot1_1@{_queue.hostname()}"
+    ad["RemoteHost"] = f"slot1_1@{standin_queue.hostname()}"
     store_ad(job, ad)
     set_status(job, 2)
     write_event(job, 1, f"Job executing on host: {schedd_address()}")
@@ -1221,9 +1221,8 @@ def _on_exec_error(job, exc):
     ad = load_ad(job)
     code = exc.errno or 2
     path = job.get("exec_path") or ad["Cmd"]
-    reason = (
-        f"Error from slot1_1@{_queue.hostname()}: Failed to execute '{path}': (errno={code}: '{os.strerror(code)}')"
-    )
+    host = standin_queue.hostname()
+    reason = f"Error from slot1_1@{host}: Failed to execute '{path}': (errno={code}: '{os.strerror(code)}')"
     ad.update({"HoldReason": reason, "HoldReasonCode": 6, "HoldReasonSubCode": code})
     store_ad(job, ad)
     set_status(job, 5)
@@ -1307,7 +1306,7 @@ def _policy_true(ad, attr) -> bool:
 
 def _hold_by_policy(job, ad, reason, code, subcode) -> None:
     """What the schedd (periodic_hold) or the starter (memory limit) does: kill the job, keep it held."""
-    _queue.kill_run(job, (signal.SIGKILL,), grace=0.5)
+    standin_queue.kill_run(job, (signal.SIGKILL,), grace=0.5)
     job["_run"]["state"] = "held"
     ad.update({"HoldReason": reason, "HoldReasonCode": code, "HoldReasonSubCode": subcode})
     store_ad(job, ad)
@@ -1327,8 +1326,9 @@ def _while_running(job, pid):
     usage_mb = (rss + 1023) // 1024
     limit = ad.get("RequestMemory")
     if job.get("memory_limit") and isinstance(limit, int) and usage_mb > limit:
+        host = standin_queue.hostname()
         reason = (
-            f"Error from slot1_1@{_queue.hostname()}: Job has gone over cgroup memory limit of {limit} megabytes. "
+            f"Error from slot1_1@{host}: Job has gone over cgroup memory limit of {limit} megabytes. "
             f"Last measured usage: {usage_mb} megabytes.  Consider resubmitting with a higher request_memory."
         )
         _hold_by_policy(job, ad, reason, 34, 0)
@@ -1351,7 +1351,7 @@ def _while_running(job, pid):
         _hold_by_policy(job, ad, reason, 3, subcode if isinstance(subcode, int) else 0)
         return True
     if _policy_true(ad, "PeriodicRemove"):
-        _queue.kill_run(job, (signal.SIGTERM, signal.SIGKILL), grace=0.5)
+        standin_queue.kill_run(job, (signal.SIGTERM, signal.SIGKILL), grace=0.5)
         job["_run"]["state"] = "removed"
         reason = f"The job attribute PeriodicRemove expression '{ad['PeriodicRemove'].text}' evaluated to TRUE"
         ad["RemoveReason"] = reason
@@ -1498,7 +1498,7 @@ def _cmd_text(ad) -> str:
 
 def _schedd_banner() -> str:
     stamp = time.strftime("%m/%d/%y %H:%M:%S")
-    return f"\n-- Schedd: {_queue.hostname()} : <127.0.0.1:{SCHEDD_PORT}?... @ {stamp}\n"
+    return f"\n-- Schedd: {standin_queue.hostname()} : <127.0.0.1:{SCHEDD_PORT}?... @ {stamp}\n"
 
 
 def summary_line(ads) -> str:
@@ -1703,10 +1703,10 @@ def q_main(argv) -> int:
     if isinstance(result, str):
         _err(result)
         return 1
-    if _queue.should_fail("condor_q"):
-        _err(f"\n-- Failed to fetch ads from: {schedd_address()} : {_queue.hostname()}\n{daemon_down_error()}\n")
+    if standin_queue.should_fail("condor_q"):
+        _err(f"\n-- Failed to fetch ads from: {schedd_address()} : {standin_queue.hostname()}\n{daemon_down_error()}\n")
         return 1
-    with _queue.Queue(SYSTEM, per_job=True) as q:
+    with standin_queue.Queue(SYSTEM, per_job=True) as q:
         selected = _select(q.jobs, qa, in_queue=True)
     if selected is None:
         _err(f'\n-- Parse error in constraint expression "{" && ".join(qa.constraints)}"\n')
@@ -1746,14 +1746,14 @@ def history_main(argv) -> int:
     if isinstance(result, str):
         _err(result)
         return 1
-    if _queue.should_fail("condor_history"):
+    if standin_queue.should_fail("condor_history"):
         _err(
             "Unable to send history command to remote schedd;\n"
             "Typically, either the schedd is not responding, does not authorize you, "
             "or does not support remote history.\n"
         )
         return 1
-    with _queue.Queue(SYSTEM, per_job=True) as q:
+    with standin_queue.Queue(SYSTEM, per_job=True) as q:
         selected = _select(q.jobs, qa, in_queue=False)
     if selected is None:
         _err(f"Error:  could not parse constraint {' && '.join(qa.constraints)}\n")
@@ -1904,17 +1904,17 @@ def action_main(tool, argv) -> int:
         _err("You did not specify any jobs\n")
         _action_usage(tool, word)
         return 1
-    if _queue.should_fail(tool):
+    if standin_queue.should_fail(tool):
         _err(f"{daemon_down_error()}\n")
         for cluster in clusters:
             _err(f"Couldn't find/{word} all jobs in cluster {cluster}\n")
         for job_id in job_ids:
             _err(f"No result found for job {job_id}\n")
         return 1
-    user = _queue.username()
+    user = standin_queue.username()
     full_reason = f"{reason or default_reason} (by user {user})"
     to_start, messages_out, messages_err = [], [], []
-    with _queue.Queue(SYSTEM, per_job=True) as q:
+    with standin_queue.Queue(SYSTEM, per_job=True) as q:
         if job_ids:
             if constraints:
                 messages_err.append("Warning, -constraint is ignored for fully qualified job ids\n")
@@ -1976,7 +1976,7 @@ def action_main(tool, argv) -> int:
                 messages_err.append("\n")
                 messages_err.append(f"Couldn't find/{word} all jobs{cmsg}\n")
     for job_id in to_start:
-        _queue.spawn_monitor(__file__, SYSTEM, job_id)
+        standin_queue.spawn_monitor(__file__, SYSTEM, job_id)
     # rm.cpp prints the per-id results before the constraint results
     _out("".join(messages_out))
     _err("".join(messages_err))
@@ -1987,7 +1987,7 @@ def _apply(tool, job, reason, subcode, to_start, job_id):
     ad = load_ad(job)
     status = ad.get("JobStatus")
     if tool == "condor_rm":
-        _queue.kill_run(job, (signal.SIGTERM, signal.SIGKILL), grace=0.5)
+        standin_queue.kill_run(job, (signal.SIGTERM, signal.SIGKILL), grace=0.5)
         job["_run"]["state"] = "removed"
         set_attrs(job, RemoveReason=reason)
         set_status(job, 3)
@@ -1997,7 +1997,7 @@ def _apply(tool, job, reason, subcode, to_start, job_id):
     if tool == "condor_hold":
         if status == 5:
             return False, f"Job {job_id} already held"
-        _queue.kill_run(job, (signal.SIGKILL,), grace=0.5)
+        standin_queue.kill_run(job, (signal.SIGKILL,), grace=0.5)
         job["_run"]["state"] = "held"
         set_attrs(job, HoldReason=reason, HoldReasonCode=1, HoldReasonSubCode=subcode)
         set_status(job, 5)
@@ -2009,7 +2009,7 @@ def _apply(tool, job, reason, subcode, to_start, job_id):
     set_attrs(job, HoldReason=None, HoldReasonCode=None, HoldReasonSubCode=None, ReleaseReason=reason)
     set_status(job, 1)
     write_event(job, 13, "Job was released.", f"\t{reason}\n")
-    _queue.new_run(job, float(os.environ.get("B2CORE_STANDIN_START_DELAY", "0") or 0))
+    standin_queue.new_run(job, float(os.environ.get("B2CORE_STANDIN_START_DELAY", "0") or 0))
     to_start.append(job_id)
     return True, f"Job {job_id} released"
 
@@ -2025,7 +2025,7 @@ def _wants_version(tool: str, argv) -> bool:
 
 
 def main(tool: str, argv) -> int:
-    _queue.log_call(tool, argv)
+    standin_queue.log_call(tool, argv)
     if _wants_version(tool, argv):
         if tool == "condor_version" and len(argv) > 1 and _dash_prefix(argv[1], "help", 1):
             _out("Usage: condor_version [-arch] [-opsys] [-syscall]\n")
@@ -2048,5 +2048,5 @@ def main(tool: str, argv) -> int:
 
 
 if __name__ == "__main__":
-    if not _queue.monitor_main(sys.argv, HANDLERS):
+    if not standin_queue.monitor_main(sys.argv, HANDLERS):
         sys.exit(main(os.path.basename(sys.argv[0]), sys.argv))

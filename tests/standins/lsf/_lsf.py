@@ -1,7 +1,7 @@
 """LSF stand-in: bsub, bjobs, bkill.  The executables in ``bin/`` call ``main(tool, argv)``.
 
 Formats follow IBM Spectrum LSF and its open-source ancestor OpenLava (see
-``../recorded/README.md``).  Queue mechanics live in ``../_queue.py``.
+``../recorded/README.md``).  Queue mechanics live in ``../standin_queue.py``.
 
 Job life cycle: PEND until the monitor starts the job (``B2CORE_STANDIN_START_DELAY``
 seconds, default 0), RUN, then DONE (exit code 0) or EXIT.  Finished jobs stay
@@ -50,7 +50,7 @@ _STANDINS = os.path.dirname(_HERE)
 if _STANDINS not in sys.path:
     sys.path.insert(0, _STANDINS)
 
-import _queue  # noqa: E402
+import standin_queue  # noqa: E402
 
 SYSTEM = "lsf"
 CLUSTER = "standin_cluster"
@@ -216,14 +216,14 @@ def _order(job: dict):
 
 
 def _env_path(job_id) -> str:
-    return os.path.join(str(_queue.system_dir(SYSTEM)), "env", f"{job_id}.json")
+    return os.path.join(str(standin_queue.system_dir(SYSTEM)), "env", f"{job_id}.json")
 
 
 def _save_env(job_id, env: dict) -> None:
     """The submission environment goes to its own file: one copy per array keeps queue.json small."""
     path = _env_path(job_id)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    _queue.atomic_write(Path(path), json.dumps(env))
+    standin_queue.atomic_write(Path(path), json.dumps(env))
 
 
 def _load_env(job: dict) -> dict:
@@ -318,7 +318,7 @@ def bsub_main(argv) -> int:
             return 255
         limit = int(array.group("limit")) if array.group("limit") else None
         name = options["J"].strip()
-    if _queue.should_fail("bsub"):
+    if standin_queue.should_fail("bsub"):
         _err(DAEMON_DOWN + f"{CONN_REFUSED}. Job not submitted.\n")
         return 255
     env_spec = options.get("env", "all").strip() or "all"
@@ -326,7 +326,7 @@ def bsub_main(argv) -> int:
     cwd = os.path.abspath(os.path.expanduser(options["cwd"])) if options.get("cwd") else os.getcwd()
     now = time.time()
     delay = float(os.environ.get("B2CORE_STANDIN_START_DELAY", "0") or 0)
-    with _queue.Queue(SYSTEM) as q:
+    with standin_queue.Queue(SYSTEM) as q:
         job_id = q.next_id(100000, 999999)
         _save_env(job_id, _parse_env(env_spec, dict(os.environ)))
 
@@ -342,7 +342,7 @@ def bsub_main(argv) -> int:
                 "stat": "PEND",
                 "queue": queue or default_queue(),
                 "default_queue": queue is None,
-                "user": _queue.username(),
+                "user": standin_queue.username(),
                 # an element's name is the array name with its own index (OpenLava displayJobs)
                 "name": f"{array.group('name')}[{index}]" if array else name,
                 "array_spec": name if array else None,
@@ -356,18 +356,18 @@ def bsub_main(argv) -> int:
                 "slots": slots,
                 "env_spec": env_spec,
                 "submit_time": now,
-                "from_host": _queue.hostname(),
+                "from_host": standin_queue.hostname(),
                 "exit_code": None,
             }
-            _queue.new_run(job, delay)
+            standin_queue.new_run(job, delay)
             q.jobs[job_key(job_id, index)] = job
     # one monitor process per submission; an array's monitor runs its elements in threads
-    _queue.spawn_monitor(__file__, SYSTEM, job_key(job_id, 0) if indices == [0] else f"{job_id}{ALL_ELEMENTS}")
+    standin_queue.spawn_monitor(__file__, SYSTEM, job_key(job_id, 0) if indices == [0] else f"{job_id}{ALL_ELEMENTS}")
     if queue is None:
         _out(f"Job <{job_id}> is submitted to default queue <{default_queue()}>.\n")
     else:
         _out(f"Job <{job_id}> is submitted to queue <{queue}>.\n")
-    _queue.kill_submitter_once()
+    standin_queue.kill_submitter_once()
     return 0
 
 
@@ -376,7 +376,7 @@ def bsub_main(argv) -> int:
 
 def _prepare(job):
     env = _load_env(job)
-    host = _queue.hostname()
+    host = standin_queue.hostname()
     env.update(
         {
             "LSB_JOBID": str(job["id"]),
@@ -397,9 +397,9 @@ def _prepare(job):
         env["LSB_OUTPUTFILE"] = job["out"]
     if job.get("err"):
         env["LSB_ERRORFILE"] = job["err"]
-    stdout = job.get("out") or os.path.join(str(_queue.system_dir(SYSTEM)), "mail", f"{_key(job)}.out")
+    stdout = job.get("out") or os.path.join(str(standin_queue.system_dir(SYSTEM)), "mail", f"{_key(job)}.out")
     merge = not job.get("err")
-    return _queue.RunSpec(
+    return standin_queue.RunSpec(
         ["/bin/sh", "-c", job["command"]],
         job["cwd"],
         env,
@@ -414,7 +414,7 @@ def _prepare(job):
 def _on_start(job):
     job["stat"] = "RUN"
     job["start_time"] = time.time()
-    job["exec_host"] = ":".join([_queue.hostname()] * job["slots"])
+    job["exec_host"] = ":".join([standin_queue.hostname()] * job["slots"])
 
 
 def _on_exec_error(job, exc):
@@ -444,7 +444,7 @@ def _on_exit(job, returncode):
 def _write_report(job):
     if os.environ.get("B2CORE_STANDIN_LSF_NO_REPORT") == "1" or not job.get("out"):
         return
-    host, user = _queue.hostname(), job["user"]
+    host, user = standin_queue.hostname(), job["user"]
     done = job["stat"] == "DONE"
     status = "Successfully completed." if done else f"Exited with exit code {job['exit_code']}."
     if job.get("killed"):
@@ -652,11 +652,11 @@ def bjobs_main(argv) -> int:
         return 255
     flags = {name for name, value in opts if value is None}
     values = dict((name, value) for name, value in opts if value is not None)
-    if _queue.should_fail("bjobs"):
+    if standin_queue.should_fail("bjobs"):
         _err(DAEMON_DOWN + CONN_REFUSED + "\n")
         return 255
     now = time.time()
-    with _queue.Queue(SYSTEM) as q:
+    with standin_queue.Queue(SYSTEM) as q:
         jobs = {jid: job for jid, job in q.jobs.items() if _visible(job, now)}
     selected, missing = [], []
     if ids:
@@ -675,7 +675,7 @@ def bjobs_main(argv) -> int:
         selected = [j for j in selected if values["J"] in (j["name"], j.get("array_spec"), _base_name(j))]
     if "q" in values:
         selected = [j for j in selected if j["queue"] == values["q"]]
-    if "u" in values and values["u"] not in ("all", _queue.username()):
+    if "u" in values and values["u"] not in ("all", standin_queue.username()):
         selected = []
     fields = None
     if "o" in values:
@@ -831,13 +831,13 @@ def bkill_main(argv) -> int:
     if not ids and not {"J", "q", "u"} & set(options):
         _usage("bkill")
         return 255
-    if _queue.should_fail("bkill"):
+    if standin_queue.should_fail("bkill"):
         _err(DAEMON_DOWN + CONN_REFUSED + "\n")
         return 255
     rc = 0
     out, err = [], []
     killed: list[str] = []
-    with _queue.Queue(SYSTEM) as q:
+    with standin_queue.Queue(SYSTEM) as q:
         targets = []  # (what bkill prints, the jobs it acts on)
         if "0" in ids or (not ids and {"J", "q", "u"} & set(options)):
             for job in sorted(q.jobs.values(), key=_order):
@@ -867,7 +867,7 @@ def bkill_main(argv) -> int:
             for job in jobs:
                 if send is not None:
                     pid = (job.get("_run") or {}).get("pid")
-                    if job["stat"] == "RUN" and pid and _queue.group_alive(pid):
+                    if job["stat"] == "RUN" and pid and standin_queue.group_alive(pid):
                         os.killpg(pid, send)
                     continue
                 job["killed"] = True
@@ -913,28 +913,28 @@ def _terminate(jobs) -> None:
     TERMINATE_INTERVAL between them for the groups to go away (LSF's bkill sequence)."""
     pids = [job["_run"]["pid"] for job in jobs if job["_run"].get("pid")]
     for number, sig in enumerate((signal.SIGINT, signal.SIGTERM, signal.SIGKILL)):
-        pids = [pid for pid in pids if _queue.group_alive(pid)]
+        pids = [pid for pid in pids if standin_queue.group_alive(pid)]
         for pid in pids:
             with contextlib.suppress(OSError):  # the group may have just ended
                 os.killpg(pid, sig)
         deadline = time.time() + (TERMINATE_INTERVAL if number < 2 else 0)
         while pids and time.time() < deadline:
             time.sleep(0.02)
-            pids = [pid for pid in pids if _queue.group_alive(pid)]
+            pids = [pid for pid in pids if standin_queue.group_alive(pid)]
 
 
 def _wait_recorded(keys, timeout: float = 5.0) -> None:
     """Let the job monitors record the killed jobs as EXIT before bkill returns (see module doc)."""
     deadline = time.time() + timeout
     while keys and time.time() < deadline:
-        jobs = _queue.read_queue(SYSTEM)["jobs"]
+        jobs = standin_queue.read_queue(SYSTEM)["jobs"]
         keys = [key for key in keys if (jobs.get(key) or {}).get("stat") == "RUN"]
         if keys:
             time.sleep(0.05)
 
 
 def main(tool: str, argv) -> int:
-    _queue.log_call(tool, argv)
+    standin_queue.log_call(tool, argv)
     if tool == "bsub":
         return bsub_main(argv)
     if tool == "bjobs":
@@ -945,12 +945,12 @@ def main(tool: str, argv) -> int:
 def _wait_for_slot(key: str) -> None:
     """Hold an element of "name[1-N]%M" back until fewer than M elements of its array run."""
     while True:
-        jobs = _queue.read_queue(SYSTEM)["jobs"]  # the shared API: right for every on-disk layout
+        jobs = standin_queue.read_queue(SYSTEM)["jobs"]  # the shared API: right for every on-disk layout
         job = jobs.get(key)
         if not job or not job.get("array_limit") or job["_run"].get("state") != "starting":
             return
         if _busy(jobs, job) < job["array_limit"]:
-            with _queue.Queue(SYSTEM) as q:
+            with standin_queue.Queue(SYSTEM) as q:
                 job = q.jobs.get(key)
                 if not job or job["_run"].get("state") != "starting":
                     return
@@ -966,13 +966,13 @@ def _busy(jobs: dict, job: dict) -> int:
 
 def _run_element(key: str) -> None:
     _wait_for_slot(key)
-    _queue.run_monitor(SYSTEM, key, *HANDLERS[SYSTEM])
+    standin_queue.run_monitor(SYSTEM, key, *HANDLERS[SYSTEM])
 
 
 def _monitor_array(job_id: str) -> None:
     """Run every element of an array from one process (a thread each): 1000 elements must not
     mean 1000 Python processes on the test machine."""
-    keys = [key for key, job in _queue.read_queue(SYSTEM)["jobs"].items() if str(job["id"]) == job_id]
+    keys = [key for key, job in standin_queue.read_queue(SYSTEM)["jobs"].items() if str(job["id"]) == job_id]
     threads = [threading.Thread(target=_run_element, args=(key,)) for key in keys]
     for thread in threads:
         thread.start()
@@ -981,7 +981,7 @@ def _monitor_array(job_id: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 4 and sys.argv[1] == _queue.MONITOR_FLAG and sys.argv[3].endswith(ALL_ELEMENTS):
+    if len(sys.argv) >= 4 and sys.argv[1] == standin_queue.MONITOR_FLAG and sys.argv[3].endswith(ALL_ELEMENTS):
         _monitor_array(sys.argv[3][: -len(ALL_ELEMENTS)])
-    elif not _queue.monitor_main(sys.argv, HANDLERS):
+    elif not standin_queue.monitor_main(sys.argv, HANDLERS):
         sys.exit(main(os.path.basename(sys.argv[0]), sys.argv))

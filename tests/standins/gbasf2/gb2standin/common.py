@@ -62,9 +62,9 @@ BIN_DIR = STANDIN_ROOT / "bin"
 
 try:  # the shared helper of the stand-ins (call log, state dir), owned by the batch stand-ins
     sys.path.insert(0, str(STANDIN_ROOT.parent))
-    import _queue
+    import standin_queue
 except ImportError:  # pragma: no cover - keep working without it
-    _queue = None
+    standin_queue = None
 finally:
     sys.path.pop(0)
 
@@ -73,9 +73,9 @@ finally:
 
 
 def standin_dir() -> Path:
-    """``$B2CORE_STANDIN_DIR``, else ``$TMPDIR/b2core-standins`` (``/tmp`` without TMPDIR), as ``_queue``."""
-    if _queue is not None:
-        return _queue.state_dir()
+    """``$B2CORE_STANDIN_DIR``, else ``$TMPDIR/b2core-standins`` (``/tmp`` without TMPDIR), as ``standin_queue``."""
+    if standin_queue is not None:
+        return standin_queue.state_dir()
     base = os.environ.get("B2CORE_STANDIN_DIR") or os.path.join(os.environ.get("TMPDIR") or "/tmp", "b2core-standins")
     path = Path(base)
     path.mkdir(parents=True, exist_ok=True)
@@ -156,12 +156,12 @@ def locked() -> Iterator[None]:
 def log_call(tool: str, argv: list[str]) -> None:
     """Append ``{"tool", "argv", "time", "pid"}`` to ``calls.jsonl`` (the shared stand-in call log).
 
-    Uses ``tests/standins/_queue.py`` (shared with the batch-system stand-ins) when it is
+    Uses ``tests/standins/standin_queue.py`` (shared with the batch-system stand-ins) when it is
     importable and writes the same format itself otherwise.
     """
     full_argv = [tool, *argv]
-    if _queue is not None:
-        _queue.log_call(tool, full_argv)
+    if standin_queue is not None:
+        standin_queue.log_call(tool, full_argv)
         return
     root = standin_dir()
     line = json.dumps({"tool": tool, "argv": full_argv, "time": time.time(), "pid": os.getpid()})
