@@ -18,7 +18,7 @@ from b2core.errors import TaskNotFoundError
 from b2core.leftovers import remove_stale_temporaries
 from b2core.processes import die_with_parent
 from b2core.settings import get_setting
-from b2core.staging import OutputStaging, active_staging
+from b2core.staging import OutputStaging, active_staging, staging_for
 from b2core.task import Task
 from luigi.task import flatten
 
@@ -68,14 +68,12 @@ def run_staged(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | No
     targets = flatten(task.output())
     remove_stale_temporaries(task, targets, skip_folders=_create_folders(targets))
     staging = OutputStaging()
-    task.__dict__["_b2core_staging"] = staging
     try:
-        new_deps = _drive(task, check_complete)
+        with staging_for(task, staging):
+            new_deps = _drive(task, check_complete)
     except BaseException:
         staging.discard()
         raise
-    finally:
-        task.__dict__.pop("_b2core_staging", None)
     if new_deps:
         staging.discard()
     else:
@@ -242,14 +240,12 @@ def on_temporary_files(run: Callable[..., Any]) -> Callable[..., Any]:
             staging.scratch_dir = get_setting("scratch_dir", task=self)
             return run(self, *args, **kwargs)
         staging = OutputStaging(get_setting("scratch_dir", task=self))
-        self.__dict__["_b2core_staging"] = staging
         try:
-            result = run(self, *args, **kwargs)
+            with staging_for(self, staging):
+                result = run(self, *args, **kwargs)
         except BaseException:
             staging.discard()
             raise
-        finally:
-            self.__dict__.pop("_b2core_staging", None)
         staging.commit()
         return result
 

@@ -41,7 +41,8 @@ def claim(task_id: str, path: str) -> None:
     """Record that a task writes `path`; raises OutputPathError naming both tasks if another one does."""
     if _owners is None:
         return
-    path = os.path.normpath(path)
+    normal = os.path.normpath(path)
+    path = path if normal == path else normal  # the caller's string when equal: one copy per output, not two
     owner = _owners.setdefault(path, task_id)
     if owner != task_id:
         raise OutputPathError(f"Output {path} of task {task_id} is also an output of task {owner}; rename one of them")

@@ -11,8 +11,9 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 TMP_MARKER = "-luigi-tmp-"  # b2luigi's marker, so its users' clean-up scripts keep matching
@@ -157,6 +158,20 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
+_active: dict[int, OutputStaging] = {}  # id(task) -> the staging of its current run()
+
+
+@contextmanager
+def staging_for(task: Any, staging: OutputStaging) -> Iterator[OutputStaging]:
+    """Make `staging` the one of the task's run() for the block; kept beside the task, not in its __dict__
+    (a new key there makes each of 10^5 task dicts a private copy)."""
+    _active[id(task)] = staging
+    try:
+        yield staging
+    finally:
+        _active.pop(id(task), None)
+
+
 def active_staging(task: Any) -> OutputStaging | None:
     """The staging of the task's current run(), if one is active."""
-    return task.__dict__.get("_b2core_staging")
+    return _active.get(id(task))

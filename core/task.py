@@ -13,6 +13,7 @@ from typing import Any
 import luigi
 from b2core import output_owners, paths
 from b2core.output_memo import remembered_setting, remembered_target
+from b2core.reporter_attributes import ReporterAttribute
 from b2core.staging import active_staging
 from b2core.targets import LocalTarget
 
@@ -90,6 +91,13 @@ class Task(luigi.Task, metaclass=TaskRegister):
 
     #: with grouped parameters: how many tasks differing only in them share one batch job
     max_grouping_size: int = 1
+
+    # what luigi's worker forwards to a running task, held outside each instance's __dict__
+    set_tracking_url = ReporterAttribute()
+    set_status_message = ReporterAttribute()
+    set_progress_percentage = ReporterAttribute()
+    decrease_running_resources = ReporterAttribute()
+    scheduler_messages = ReporterAttribute()
 
     @classmethod
     def grouped_param_names(cls) -> list[str]:

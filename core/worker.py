@@ -169,7 +169,8 @@ class B2Worker(LinearWorker):
         if backend is None:
             process = super()._create_task_process(task)
             process.__class__ = StagedTaskProcess  # same state, staged run(); keeps luigi's construction
-            self._watched.add(task.task_id)
+            if process.use_multiprocessing:  # a run in this process has ended before luigi could look at it
+                self._watched.add(task.task_id)
             return process
         process = BatchTaskProcess(task, backend, engine, self._task_result_queue, self._config.timeout)
         if process.worker_timeout:
