@@ -221,9 +221,11 @@ def _verdict(rows: list[Any]) -> str:
     if not runs:
         return ""
     figures = "; ".join(f"{r['seconds']:.0f} s wall, {r['cpu']:.0f} s CPU, {r['rss_mb']:.0f} MB" for r in runs)
-    met = all(r["seconds"] < 15 and r["rss_mb"] < 400 for r in runs)
-    return f"Fan-in of 100,000 against issue 17's target (under 15 s and 400 MB): {figures}: " + (
-        "met." if met else "not met (wall time on this shared machine is several times the CPU time)."
+    fast = all(r["seconds"] < 15 for r in runs)
+    small = all(r["rss_mb"] < 400 for r in runs)
+    return (
+        f"Fan-in of 100,000 against issue 17's target (under 15 s and under 400 MB): {figures}; "
+        f"time {'met' if fast else 'not met'}, memory {'met' if small else 'not met'}."
     )
 
 
