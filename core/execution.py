@@ -14,6 +14,7 @@ from typing import Any
 
 import luigi
 import luigi.worker
+from b2core.disk_full import output_write_error
 from b2core.errors import TaskNotFoundError
 from b2core.leftovers import remove_stale_temporaries
 from b2core.processes import die_with_parent
@@ -65,20 +66,31 @@ def run_staged(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | No
     Outputs are moved into place only when run() finished; on an exception or when run() must wait
     for new dependencies, what it wrote is removed.
     """
-    targets = flatten(task.output())
-    remove_stale_temporaries(task, targets, skip_folders=_create_folders(targets))
     staging = OutputStaging()
     try:
+        targets = flatten(task.output())
+        remove_stale_temporaries(task, targets, skip_folders=_create_folders(targets))
         with staging_for(task, staging):
             new_deps = _drive(task, check_complete)
-    except BaseException:
+        if not new_deps:
+            staging.commit()
+    except BaseException as error:
+        failure = output_write_error(task.task_id, error, [*staging.staged.values(), *task_output_paths(task)])
         staging.discard()
+        if failure is not None:
+            raise failure from error
         raise
     if new_deps:
         staging.discard()
-    else:
-        staging.commit()
     return new_deps
+
+
+def task_output_paths(task: Any) -> list[str]:
+    """The local paths of a task's outputs (for naming the full folder when writing them failed)."""
+    try:
+        return [target.path for target in flatten(task.output()) if isinstance(getattr(target, "path", None), str)]
+    except Exception:
+        return []
 
 
 def _drive(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | None:
@@ -111,9 +123,9 @@ class StagedTaskProcess(luigi.worker.ContextManagedTaskProcess):
         return run_staged(self.task, self.check_complete)
 
 
-def load_task_from_spec(spec_path: str, task_id: str) -> Any:
-    """Instantiate the job's task from its spec file, in O(1) instead of rebuilding the graph."""
-    spec = json.loads(Path(spec_path).read_text())
+def load_task_from_spec(spec_path: str | dict[str, Any], task_id: str) -> Any:
+    """Instantiate the job's task from its spec file (or the spec itself), in O(1) instead of rebuilding the graph."""
+    spec = spec_path if isinstance(spec_path, dict) else json.loads(Path(spec_path).read_text())
     task_class = luigi.task_register.Register.get_task_cls(spec["family"])
     task = task_class.from_str_params(spec["params"])
     if task.task_id != task_id:
@@ -169,6 +181,7 @@ def run_task_in_job(task: Any) -> None:
         raise
     if new_deps:
         target = Path(task_file_dir(task)) / NEW_DEPENDENCIES_FILE
+        target.parent.mkdir(parents=True, exist_ok=True)  # a packed task's folder is made only when needed
         target.write_text(json.dumps(new_deps))
         print(f"Task {task.task_id} needs {len(new_deps)} new dependencies; the steering process schedules them")
         return

@@ -61,13 +61,43 @@ make_pki() {
 
 write_server() {
     cat >"$BASE/server.py" <<'EOF'
-"""wsgidav on cheroot over HTTPS; TLS requires a client certificate (proxies allowed) of the test CA."""
+"""wsgidav on cheroot over HTTPS; TLS requires a client certificate (proxies allowed) of the test CA.
+
+Usage: server.py BASE PORT [--digests]; --digests answers RFC 3230 Want-Digest: adler32 on HEAD and
+GET as dCache does (wsgidav itself offers no digests).
+"""
+import os
 import ssl
 import sys
+import zlib
 
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from wsgidav.wsgidav_app import WsgiDAVApp
+
+
+def with_digests(app, root):
+    """Add 'Digest: adler32=...' of the file on disk to HEAD and GET answers that asked for it."""
+    def answer(environ, start_response):
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
+        local = os.path.normpath(os.path.join(root, path.lstrip("/")))
+        wanted = "adler32" in environ.get("HTTP_WANT_DIGEST", "").lower()
+        if not wanted or environ["REQUEST_METHOD"] not in ("HEAD", "GET") or not local.startswith(root + "/"):
+            return app(environ, start_response)
+        if not os.path.isfile(local):
+            return app(environ, start_response)
+        value = 1
+        with open(local, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                value = zlib.adler32(chunk, value)
+
+        def start(status, headers, exc_info=None):
+            return start_response(status, [*headers, ("Digest", f"adler32={value:08x}")], exc_info)
+
+        return app(environ, start)
+
+    return answer
+
 
 base, port = sys.argv[1], int(sys.argv[2])
 app = WsgiDAVApp({
@@ -81,6 +111,8 @@ adapter = BuiltinSSLAdapter(f"{base}/pki/host.pem", f"{base}/pki/host.key")
 adapter.context.verify_mode = ssl.CERT_REQUIRED
 adapter.context.verify_flags |= ssl.VERIFY_ALLOW_PROXY_CERTS
 adapter.context.load_verify_locations(capath=f"{base}/pki/certificates")
+if "--digests" in sys.argv[3:]:
+    app = with_digests(app, os.path.realpath(f"{base}/data"))
 server = wsgi.Server(("127.0.0.1", port), app, numthreads=8)
 server.ssl_adapter = adapter
 server.safe_start()
@@ -97,11 +129,11 @@ start() {
         "$BASE/venv/bin/pip" install --quiet wsgidav cheroot
     fi
     make_pki
+    write_server  # also when the server runs already: private test servers start this program
     if answers; then
         echo "WebDAV server already answers on https://localhost:$PORT (X509_USER_PROXY=$PKI/x509up X509_CERT_DIR=$PKI/certificates)"
         return
     fi
-    write_server
     mkdir -p "$BASE/data" && chown nobody "$BASE/data"
     runuser -u nobody -- "$BASE/venv/bin/python" "$BASE/server.py" "$BASE" "$PORT" >"$BASE/server.log" 2>&1 &
     echo $! >"$PID_FILE"

@@ -170,17 +170,13 @@ def _status(args: argparse.Namespace, extra: list[str]) -> int:
         return 0
     store = JobStore(path, readonly=True)
     try:
-        records = store.all_latest()
+        rows = store.status_rows()
     finally:
         store.close()
-    rows = [("TASK", "STATE", "BACKEND", "JOB ID", "ATTEMPT", "DETAIL")]
-    for record in records:
-        detail = record.native_state + (f" (exit code {record.exit_code})" if record.exit_code is not None else "")
-        rows.append((record.task_id, record.state, record.backend, record.job_id or "-", str(record.attempt), detail))
     print(f"Job records in {path}:")
-    _print_table(rows)
-    counts = Counter(record.state for record in records)
-    print("\n" + ", ".join(f"{state}: {count}" for state, count in sorted(counts.items())) + f"; total: {len(records)}")
+    _print_table([("TASK", "STATE", "BACKEND", "JOB ID", "ATTEMPT", "DETAIL"), *rows])
+    counts = Counter(row[1] for row in rows)
+    print("\n" + ", ".join(f"{state}: {count}" for state, count in sorted(counts.items())) + f"; total: {len(rows)}")
     return 0
 
 

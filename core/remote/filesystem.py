@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import luigi.target
 from b2core.errors import PermanentRemoteError, RemoteError, SettingsError, TransientRemoteError
+from b2core.leftovers import final_name
 from b2core.remote.checksums import local_checksum
 from b2core.settings import get_setting
 from b2core.staging import temporary_name
@@ -150,6 +151,19 @@ class RemoteFileSystem(luigi.target.FileSystem):
         for child in self.listdir(path):
             self.remove(child)
         self._retried("remove the folder", path, self._remove_empty_dir, path)
+
+    def remove_stale_temporaries(self, folder: str, names: Collection[str]) -> int:
+        """Delete the temporary uploads of these file names in folder, left by killed jobs; returns how many."""
+        try:
+            entries = self._retried("list", folder, self._listdir, folder)
+        except RemoteError as error:  # no folder yet, or no server: then there is nothing to clean now
+            logger.debug("Could not look for stale temporary uploads in %s: %s", self.url(folder), error)
+            return 0
+        stale = [posixpath.join(folder, entry) for entry in entries if final_name(entry) in names]
+        for path in stale:
+            self._retried("remove", path, self._remove_file, path)
+            logger.info("Removed %s, a temporary upload that a killed job left", self.url(path))
+        return len(stale)
 
     def checksum(self, path: str) -> str | None:
         """The server's checksum of a file in `checksum_algorithm`, or None if it offers none."""

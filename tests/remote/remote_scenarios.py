@@ -239,7 +239,7 @@ def fs_open(fs: Any, path: str) -> Any:
 
 
 def check_kill_mid_upload(flow: RemoteWorkflow, fs: Any) -> None:
-    """SIGKILL the run while its output is being uploaded: the final name never appears."""
+    """SIGKILL the run while its output is being uploaded: no final name; the restart removes the temporary."""
     flow.write(root="BigOutputTask()", big_megabytes=300)
     final = flow.remote("big.bin")
     process = subprocess.Popen(
@@ -261,6 +261,10 @@ def check_kill_mid_upload(flow: RemoteWorkflow, fs: Any) -> None:
     time.sleep(1)  # let the server notice the dropped connection
     assert not fs.exists(final), "a killed upload left a file under the final name"
     assert temporaries(fs, flow.result_dir), "the partial upload stays under its temporary name only"
+
+    again = flow.run()  # the restart removes what the killed job left before the task runs again
+    assert again.returncode == 0, show(again)
+    assert fs.exists(final) and temporaries(fs, flow.result_dir) == [], show(again)
 
 
 def check_server_stops_mid_run(flow: RemoteWorkflow, server: Any) -> None:
@@ -368,7 +372,7 @@ class WorkflowScenarios:
 class ServerFaultScenarios(WorkflowScenarios):
     """The same on a real server, plus its faults; the protocol's conftest provides `private_server`."""
 
-    def test_killed_upload_leaves_no_final_file(self, flow: RemoteWorkflow, fs: Any) -> None:
+    def test_killed_upload_leaves_no_final_file_and_the_restart_cleans_up(self, flow: RemoteWorkflow, fs: Any) -> None:
         check_kill_mid_upload(flow, fs)
 
     def test_server_stopping_mid_run_is_retried_then_named(self, flow: RemoteWorkflow, private_server: Any) -> None:

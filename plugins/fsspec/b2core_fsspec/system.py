@@ -16,6 +16,15 @@ from fsspec.spec import AbstractFileSystem
 # Answers retrying cannot change; any other OSError (timeouts, lost connections, I/O errors) may pass.
 PERMANENT = (FileNotFoundError, PermissionError, FileExistsError, IsADirectoryError, NotADirectoryError)
 MD5 = re.compile(r"[0-9a-f]{32}")
+# Backends that raise a bare OSError for a missing path (fsspec-xrootd: "[3011] ... no such file or directory")
+NOT_FOUND_WORDS = re.compile(r"no such file|not found", re.IGNORECASE)
+
+
+def is_not_found(error: BaseException) -> bool:
+    """Whether a backend's exception says the path does not exist, typed or only in words."""
+    if isinstance(error, FileNotFoundError):
+        return True
+    return type(error) is OSError and error.errno is None and bool(NOT_FOUND_WORDS.search(str(error)))
 
 
 class FsspecSystem(RemoteFileSystem):
@@ -32,75 +41,86 @@ class FsspecSystem(RemoteFileSystem):
             except (ImportError, ValueError) as error:
                 raise SettingsError(f"fsspec cannot serve {door}: {error}") from error
 
-    def _fs(self, door: str, path: str) -> tuple[AbstractFileSystem, str]:
-        """fsspec's file system of a door (cached by fsspec) and the path as it spells it."""
-        fs, root = url_to_fs(door)
-        return fs, f"{root.rstrip('/')}/{path.lstrip('/')}"
-
     @contextmanager
-    def _errors(self, door: str, path: str, action: str) -> Iterator[None]:
-        """Turn the backend's exceptions into the core's transient or permanent errors, keeping its words."""
+    def _on(self, door: str, path: str, action: str) -> Iterator[tuple[AbstractFileSystem, str]]:
+        """The door's file system (fsspec's, cached per thread) and the path as it spells it; the backend's
+        exceptions become the core's transient or permanent errors, keeping its words."""
+        fs = None
         try:
-            yield
-        except PERMANENT as error:
-            raise PermanentRemoteError(self.url(path, door), action, f"{type(error).__name__}: {error}") from error
-        except OSError as error:
+            fs, root = url_to_fs(door)
+            yield fs, _joined(root, path)
+        except (OSError, EOFError) as error:  # EOFError: a connection closed in mid-answer (ftplib)
+            if isinstance(error, PERMANENT) or is_not_found(error):
+                raise PermanentRemoteError(self.url(path, door), action, f"{type(error).__name__}: {error}") from error
+            if fs is not None:  # timeouts, refused or lost connections: the retry connects anew
+                type(fs).clear_instance_cache()
             raise TransientRemoteError(self.url(path, door), action, f"{type(error).__name__}: {error}") from error
         except Exception as error:  # ValueError, NotImplementedError, ...: a retry would answer the same
             raise PermanentRemoteError(self.url(path, door), action, f"{type(error).__name__}: {error}") from error
 
     def _stat(self, door: str, path: str) -> RemoteStat | None:
-        fs, target = self._fs(door, path)
-        with self._errors(door, path, "check"):
+        with self._on(door, path, "check") as (fs, target):
             try:
                 info = fs.info(target)
-            except FileNotFoundError:
-                return None
+            except OSError as error:
+                if is_not_found(error):
+                    return None
+                raise
         return RemoteStat(size=info.get("size") or 0, is_dir=info.get("type") == "directory")
 
     def _upload(self, door: str, local_path: str, path: str) -> None:
-        fs, target = self._fs(door, path)
-        with self._errors(door, path, "upload to"):
-            fs.makedirs(fs._parent(target), exist_ok=True)  # a missing folder is created, as on XRootD
+        with self._on(door, path, "upload to") as (fs, target):
+            _makedirs(fs, fs._parent(target))  # a missing folder is created, as on XRootD
             fs.put_file(local_path, target)
 
     def _download(self, door: str, path: str, local_path: str) -> None:
-        fs, source = self._fs(door, path)
-        with self._errors(door, path, "download"):
+        with self._on(door, path, "download") as (fs, source):
             fs.get_file(source, local_path)
 
     def _rename(self, door: str, path: str, dest: str) -> None:
-        fs, source = self._fs(door, path)
-        with self._errors(door, dest, f"rename {path} onto"):
-            fs.mv(source, self._fs(door, dest)[1])
+        with self._on(door, dest, f"rename {path} onto") as (fs, target):
+            fs.mv(_joined(url_to_fs(door)[1], path), target)
 
     def _mkdir(self, door: str, path: str) -> None:
-        fs, target = self._fs(door, path)
-        with self._errors(door, path, "create the folder"):
-            fs.makedirs(target, exist_ok=True)
+        with self._on(door, path, "create the folder") as (fs, target):
+            _makedirs(fs, target)
 
     def _remove_file(self, door: str, path: str) -> None:
-        fs, target = self._fs(door, path)
-        with self._errors(door, path, "remove"):
+        with self._on(door, path, "remove") as (fs, target):
             fs.rm_file(target)
 
     def _remove_empty_dir(self, door: str, path: str) -> None:
-        fs, target = self._fs(door, path)
-        with self._errors(door, path, "remove the folder"):
+        with self._on(door, path, "remove the folder") as (fs, target):
             fs.rmdir(target)
 
     def _listdir(self, door: str, path: str) -> list[str]:
-        fs, target = self._fs(door, path)
-        with self._errors(door, path, "list"):
+        with self._on(door, path, "list") as (fs, target):
             return [posixpath.basename(entry.rstrip("/")) for entry in fs.ls(target, detail=False)]
 
     def _checksum(self, door: str, path: str) -> str | None:
         """The content md5 where the backend's info() reports one; fs.checksum() only hashes metadata."""
-        fs, target = self._fs(door, path)
-        with self._errors(door, path, "checksum"):
+        with self._on(door, path, "checksum") as (fs, target):
             info = fs.info(target)
         value = str(info.get("md5") or "").strip('"').lower()
         return value if MD5.fullmatch(value) else None
+
+
+def _makedirs(fs: AbstractFileSystem, folder: str) -> None:
+    """Create a folder and its parents; another job creating them at the same time is fine.
+
+    Some backends check, then create (fsspec's ftp:// answers '550 File exists' to the slower of two).
+    """
+    try:
+        fs.makedirs(folder, exist_ok=True)
+    except Exception:
+        fs.invalidate_cache(folder)  # a listing cached before the other job made it
+        if not fs.isdir(folder):
+            raise
+
+
+def _joined(root: str, path: str) -> str:
+    """A path below a door's root, as fsspec spells it."""
+    return f"{root.rstrip('/')}/{path.lstrip('/')}"
 
 
 class FsspecTarget(RemoteTarget):

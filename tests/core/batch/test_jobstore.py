@@ -57,3 +57,33 @@ def test_status_works_for_a_user_who_may_only_read_the_job_store(local_flow, unp
     assert run.returncode == 0, run
     assert "succeeded: 3; total: 3" in run.stdout, run
     assert sorted(Path(p).name for p in logs.rglob("jobs.sqlite*")) == ["jobs.sqlite"]
+
+
+def test_status_shows_the_newest_attempt_of_each_task_by_family(tmp_path: Path) -> None:
+    """Two attempts of one task: only the second is listed, with its exit code; rows ordered by family, then id."""
+    import subprocess
+
+    from b2core.batch.jobstore import JobRecord, JobStore
+    from b2core.batch.process import store_path
+
+    store = JobStore(store_path(str(tmp_path)))
+    store.upsert_many(
+        [
+            JobRecord("Zeta_1", 1, "Alpha", "local", "11", "failed", "EXITED", exit_code=3),
+            JobRecord("Zeta_1", 2, "Alpha", "local", "12", "succeeded", "EXITED", exit_code=0),
+            JobRecord("Beta_1", 1, "Beta", "local", None, "submitting"),
+            JobRecord("Aard_1", 1, "Beta", "local", "13", "running", "RUNNING"),
+        ]
+    )
+    store.close()
+    command = [sys.executable, "-m", "b2core.cli.main", "status", "--log-dir", str(tmp_path)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert [line.split()[:5] for line in lines[2:5]] == [
+        ["Zeta_1", "succeeded", "local", "12", "2"],
+        ["Aard_1", "running", "local", "13", "1"],
+        ["Beta_1", "submitting", "local", "-", "1"],
+    ], run.stdout
+    assert lines[2].endswith("EXITED (exit code 0)"), run.stdout
+    assert lines[-1] == "running: 1, submitting: 1, succeeded: 1; total: 3", run.stdout

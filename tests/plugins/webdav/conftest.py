@@ -31,9 +31,8 @@ def protocol(webdav_server: str) -> Protocol:
     return Protocol(imports=IMPORTS, server=webdav_server, settings=settings)
 
 
-@pytest.fixture
-def private_server(webdav_server: str) -> Iterator[PrivateServer]:
-    """A second, private WebDAV server (the shared one's program and credentials), stopped afterwards."""
+def start_private_server(digests: bool = False) -> tuple[PrivateServer, Path]:
+    """A private WebDAV server (the shared one's program and credentials) and its data folder."""
     folder = Path(tempfile.mkdtemp(prefix="b2core-private-webdav-"))
     (folder / "data").mkdir()
     (folder / "pki").symlink_to(PKI)
@@ -41,12 +40,29 @@ def private_server(webdav_server: str) -> Iterator[PrivateServer]:
     url = f"https://localhost:{port}"
     answers = ["curl", "-sf", "-X", "PROPFIND", "-H", "Depth: 0", "--cert", str(PKI / "x509up")]
     answers += ["--capath", str(PKI / "certificates"), f"{url}/", "-o", os.devnull]
+    argv = [str(BASE / "venv/bin/python"), str(BASE / "server.py"), str(folder), str(port)]
     server = launch(
-        [str(BASE / "venv/bin/python"), str(BASE / "server.py"), str(folder), str(port)],
+        argv + (["--digests"] if digests else []),
         url,
         lambda: subprocess.run(answers, capture_output=True).returncode == 0,
         folder / "server.log",
     )
+    return server, folder
+
+
+@pytest.fixture
+def private_server(webdav_server: str) -> Iterator[PrivateServer]:
+    """A second, private WebDAV server, stopped afterwards."""
+    server, folder = start_private_server()
     yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def digest_server(webdav_server: str) -> Iterator[tuple[PrivateServer, Path]]:
+    """A private WebDAV server that answers Want-Digest: adler32 as dCache does, and its data folder."""
+    server, folder = start_private_server(digests=True)
+    yield server, folder / "data"
     server.stop()
     shutil.rmtree(folder, ignore_errors=True)

@@ -1,13 +1,16 @@
-"""WebDAVSystem against the real server: b2luigi's methods, credentials, and recorded digest answers."""
+"""WebDAVSystem against the real server: b2luigi's methods, credentials, digests (served, and a recorded one)."""
 
 from __future__ import annotations
 
+import os
 import uuid
+import zlib
 from pathlib import Path
 
 import b2core
 import pytest
 from b2core.errors import PermanentRemoteError, SettingsError
+from b2core.remote.checksums import local_checksum
 from b2core_webdav import WebDAVSystem
 from b2core_webdav.system import digest_from_headers
 from remote_scenarios import check_b2luigi_methods
@@ -36,6 +39,29 @@ def test_missing_proxy_names_the_setting(webdav_server, monkeypatch) -> None:
     b2core.set_setting("X509_USER_PROXY", "/nonexistent/x509up")
     with pytest.raises(SettingsError, match="X509_USER_PROXY names /nonexistent/x509up, which is not a file"):
         WebDAVSystem(webdav_server).exists("/")
+
+
+def test_digests_of_a_server_that_offers_them_pass_verification(protocol, digest_server, tmp_path: Path) -> None:
+    server, data = digest_server
+    fs = protocol.file_system(server.url)
+    local = tmp_path / "a.bin"
+    local.write_bytes(os.urandom(100_000))
+    fs.copy_file_to_remote(str(local), "/d/a.bin")
+    on_disk = (data / "d" / "a.bin").read_bytes()
+    assert fs.checksum("/d/a.bin") == f"{zlib.adler32(on_disk):08x}" == local_checksum(str(local), "adler32")
+    (data / "d" / "a.bin").write_bytes(b"changed on the server")  # the file the next download checks against
+    fs.copy_file_from_remote("/d/a.bin", str(tmp_path / "back.bin"))
+    assert (tmp_path / "back.bin").read_bytes() == b"changed on the server"
+    assert fs.checksum("/d/a.bin") == f"{zlib.adler32(b'changed on the server'):08x}"
+
+
+def test_a_server_without_digests_is_asked_once_and_transfers_still_work(fs, folder, tmp_path: Path) -> None:
+    local = tmp_path / "a.txt"
+    local.write_text("x\n")
+    fs.copy_file_to_remote(str(local), f"{folder}/a.txt")  # wsgidav itself answers no Want-Digest
+    assert fs.checksum(f"{folder}/a.txt") is None
+    fs.copy_file_from_remote(f"{folder}/a.txt", str(tmp_path / "back.txt"))
+    assert (tmp_path / "back.txt").read_text() == "x\n"
 
 
 def test_digest_header_as_dcache_sends_it() -> None:
