@@ -1,4 +1,4 @@
-"""Scale benchmarks (issue 17): per-task cost of local runs, and `b2core scheduler` queries at 10^5 tasks.
+"""Scale benchmarks (issue 17): per-task cost of local runs (the web view's queries: benchmarks/inspection.py).
 
 Usage::
 
@@ -6,9 +6,7 @@ Usage::
 
 Each local measurement runs in a fresh child process (peak RSS from its rusage) for three engines
 in the same run: ``b2core`` (this checkout), ``base`` (the b2core checkout given by --base, put
-first on the import path) and ``luigi`` (plain luigi.Task and luigi.build, small sizes only). The
-query benchmark writes a state file with 100,000 tasks, starts the real `b2core scheduler` on
-it and times luigi's visualiser calls over HTTP.
+first on the import path) and ``luigi`` (plain luigi.Task and luigi.build, small sizes only).
 """
 
 from __future__ import annotations
@@ -17,13 +15,9 @@ import argparse
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from docs_section import write_section  # noqa: E402
-from run import child, default_tmp_dir, median  # noqa: E402
+from run import child, default_tmp_dir  # noqa: E402
 
 LOCAL = [  # scenario, N, engines
     ("fan-in", 1_000, ("b2core", "base", "luigi")),
@@ -91,73 +85,6 @@ def measure_local(scenario: str, n: int, engine: str, base: str | None, timeout:
     return json.loads(lines[-1])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def measure_queries(n: int) -> dict[str, float]:
-    """Seconds per visualiser query against a real `b2core scheduler` holding n tasks (from its state file)."""
-    from b2core.scheduling import LinearScheduler
-
-    folder = tempfile.mkdtemp(prefix="b2bench-sched-")
-    state = os.path.join(folder, "state.pickle")
-    scheduler = LinearScheduler(state_path=state)
-    root = f"Sum_{n}"
-    scheduler.add_task(
-        worker="w", task_id=root, deps=[f"Leaf_{i}" for i in range(n)], family="Sum", params={"n": str(n)}
-    )
-    for i in range(n):
-        status = "DONE" if i % 2 else "PENDING"
-        scheduler.add_task(worker="w", task_id=f"Leaf_{i}", status=status, family="Leaf", params={"i": str(i)})
-    scheduler.dump()
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "b2core.cli.main",
-        "scheduler",
-        "--port",
-        str(port),
-        "--address",
-        "127.0.0.1",
-        "--state-path",
-        state,
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-
-        def call(method: str, **arguments: Any) -> float:
-            query = urllib.parse.urlencode({"data": json.dumps(arguments)})
-            start = time.perf_counter()
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/{method}?{query}", timeout=120) as reply:
-                reply.read()
-            return time.perf_counter() - start
-
-        queries = {
-            "task_list PENDING (as the visualiser asks)": lambda: call(
-                "task_list", status="PENDING", upstream_status="", search=""
-            ),
-            "task_list DONE": lambda: call("task_list", status="DONE", upstream_status="", search=""),
-            "task_list search 'Leaf_4242'": lambda: call(
-                "task_list", status="", upstream_status="", search="Leaf_4242"
-            ),
-            f"dep_graph of {root}": lambda: call("dep_graph", task_id=root, include_done=True),
-            "worker_list": lambda: call("worker_list"),
-        }
-        return {name: median([q() for _ in range(3)]) for name, q in queries.items()}
-    finally:
-        proc.terminate()
-        proc.wait()
-
-
 def main() -> None:
     """Measure everything once (modest: the machine is shared) and replace this page's section."""
     parser = argparse.ArgumentParser()
@@ -179,20 +106,16 @@ def main() -> None:
             results[engine] = measure_local(scenario, n, engine, args.base, timeout=1800)
             print(scenario, n, engine, results[engine], flush=True)
         rows.append((scenario, n, results))
-    queries = {} if args.quick else measure_queries(100_000)
-    print(queries)
     if not args.quick:
-        write_docs(rows, queries)
+        write_docs(rows)
 
 
 def _fmt(value: float, digits: int = 2) -> str:
     return "-" if value != value else f"{value:,.{digits}f}"
 
 
-def write_docs(rows: list[Any], queries: dict[str, float]) -> None:
+def write_docs(rows: list[Any]) -> None:
     """Replace the text between the scale markers of docs/benchmarks.md."""
-    from b2core.scheduling.server import WEB_VIEW_LIMITS
-
     lines = [
         "## Scale (issue 17)",
         "",
@@ -214,17 +137,6 @@ def write_docs(rows: list[Any], queries: dict[str, float]) -> None:
             f"| {_fmt(o.get('seconds', nan))} | {_fmt(oc)} | {_fmt(o.get('rss_mb', nan), 0)} | {_fmt(oc / bc)} "
             f"| {_fmt(lc)} | {_fmt(lc / bc)} |"
         )
-    lines += [
-        "",
-        "`b2core scheduler` with 100,000 tasks registered (half DONE, half PENDING, one root requiring all), "
-        "loaded from its state file; seconds per HTTP call of luigi's RPC protocol, median of 3. Its web view"
-        f" limits (luigi's `max_shown_tasks`, `max_graph_nodes`) default to {WEB_VIEW_LIMITS} instead of luigi's"
-        " 100,000: a larger answer is the count only (the visualiser then asks for a filter) or a truncated graph.",
-        "",
-        "| query | s |",
-        "|---|---:|",
-    ]
-    lines += [f"| {name} | {_fmt(seconds, 3)} |" for name, seconds in queries.items()]
     lines += ["", *WHERE_THE_TIME_GOES]
     write_section("scale", "\n".join(lines))
 

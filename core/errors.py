@@ -13,6 +13,10 @@ class OutputPathError(B2CoreError, ValueError):
     """A parameter value would put an output outside result_dir."""
 
 
+class OutputWriteError(B2CoreError, OSError):
+    """A task's outputs could not be written (a full disk, a quota); names the folder, keeps nothing partial."""
+
+
 class BackendError(B2CoreError, RuntimeError):
     """A batch backend is unknown, not installed or not usable here."""
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import luigi
 import luigi.worker
+from b2core.disk_full import output_write_error
 from b2core.errors import TaskNotFoundError
 from b2core.leftovers import remove_stale_temporaries
 from b2core.processes import die_with_parent
@@ -57,22 +58,33 @@ def run_staged(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | No
     Outputs are moved into place only when run() finished; on an exception or when run() must wait
     for new dependencies, what it wrote is removed.
     """
-    create_output_dirs(task)
-    remove_stale_temporaries(task)
     staging = OutputStaging()
-    task.__dict__["_b2core_staging"] = staging
     try:
+        create_output_dirs(task)
+        remove_stale_temporaries(task)
+        task.__dict__["_b2core_staging"] = staging
         new_deps = _drive(task, check_complete)
-    except BaseException:
+        if not new_deps:
+            staging.commit()
+    except BaseException as error:
+        failure = output_write_error(task.task_id, error, [*staging.staged.values(), *task_output_paths(task)])
         staging.discard()
+        if failure is not None:
+            raise failure from error
         raise
     finally:
         task.__dict__.pop("_b2core_staging", None)
     if new_deps:
         staging.discard()
-    else:
-        staging.commit()
     return new_deps
+
+
+def task_output_paths(task: Any) -> list[str]:
+    """The local paths of a task's outputs (for naming the full folder when writing them failed)."""
+    try:
+        return [target.path for target in flatten(task.output()) if isinstance(getattr(target, "path", None), str)]
+    except Exception:
+        return []
 
 
 def _drive(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | None:

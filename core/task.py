@@ -75,6 +75,13 @@ class Task(luigi.Task, metaclass=TaskRegister):
             cls._b2core_params = cached
         return list(cached[1])
 
+    def __repr__(self) -> str:
+        """luigi's ``Family(param=value, ...)`` without normalising every value again and reading luigi's
+        config sections as luigi's does: half the cost of printing 10^5 tasks in --dry-run or --remove."""
+        values = self.param_kwargs
+        shown = ", ".join(f"{name}={p.serialize(values[name])}" for name, p in self.get_params() if p.significant)
+        return f"{self.get_task_family()}({shown})"
+
     def add_to_output(
         self,
         output_file_name: str,

@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +60,24 @@ def webdav_server() -> str:
     """Require the HTTPS WebDAV server started by scripts/webdav-server.sh; its URL."""
     _require_server("webdav-server.sh", "WebDAV server on localhost:8443")
     return "https://localhost:8443"
+
+
+@pytest.fixture
+def small_tmpfs() -> Iterator[Callable[[Path, str], Path]]:
+    """Mount small tmpfs file systems (a really full disk); needs root. Unmounted afterwards."""
+    mounted: list[Path] = []
+
+    def mount(folder: Path, size: str = "1m") -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+        if done.returncode != 0:
+            skip_or_fail(f"cannot mount a tmpfs as a full disk (needs root): {done.stderr.decode().strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 @pytest.fixture(autouse=True)

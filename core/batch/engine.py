@@ -20,7 +20,8 @@ from b2core.batch.containment import cancel_each, is_lost_unobserved, query_each
 from b2core.batch.jobstore import ACTIVE_STATES, JobRecord, JobStore, now
 from b2core.batch.packing import PackFilling, PackingBackend, pack_size, task_wrapper
 from b2core.batch.wrapper import log_paths
-from b2core.errors import BatchCommandError, PartialSubmissionError, PermanentBatchError
+from b2core.disk_full import is_disk_full
+from b2core.errors import BatchCommandError, PartialSubmissionError, PermanentBatchError, WorkflowStateError
 from b2core.paths import task_file_dir
 from b2core.plugins import backend_class, plugin_manager
 from b2core.settings import get_setting
@@ -84,6 +85,7 @@ class BatchEngine:
         self.failed_polls: dict[str, int] = defaultdict(int)
         self.lost_submissions: dict[str, dict[tuple[str, int], str] | None] = {}
         self._dirty: list[TrackedJob] = []
+        self._store_unwritable = False  # the last write of job records failed (said once)
         self._to_cancel: list[TrackedJob] = []
         self._next_due = 0.0  # luigi asks every running task; only the first ask per due time does work
         self.packs = PackFilling(clock)
@@ -218,7 +220,8 @@ class BatchEngine:
                 self._submit_chunk(backend, group[start : start + size])
 
     def _submit_chunk(self, backend: BatchBackend, jobs: list[TrackedJob]) -> None:
-        self.store.upsert_many([job.record for job in jobs])
+        self._dirty += jobs  # recorded as submitting first, so a restart can look for a lost submission
+        self._flush_records()
         remaining = list(jobs)
 
         def submit_remaining(specs: Sequence[JobSpec]) -> None:
@@ -238,7 +241,7 @@ class BatchEngine:
         try:
             self._with_retries(f"submitting to {backend.name}", submit_remaining, [job.spec for job in jobs])
         except Exception as error:
-            if not isinstance(error, BatchCommandError):
+            if not isinstance(error, BatchCommandError) and not is_disk_full(error):  # a bug: show where
                 logger.exception("Submitting %d job(s) to %s failed", len(remaining), backend.name)
             for job in remaining:
                 self._finish(job, JobStatus(JobState.FAILED, "SUBMISSION_FAILED", reason=str(error)), retry=False)
@@ -376,9 +379,24 @@ class BatchEngine:
         return limit + min(lost_count, limit + 1)
 
     def _flush_records(self) -> None:
-        if self._dirty:
-            self.store.upsert_many([job.record for job in self._dirty])
-            self._dirty = []
+        """Write changed job records; while the store cannot be written (a full log_dir), keep them for later."""
+        if not self._dirty:
+            return
+        try:
+            self.store.upsert_many([job.record for job in dict.fromkeys(self._dirty)])
+        except WorkflowStateError as error:
+            if not self._store_unwritable:
+                logger.error(
+                    "%s The run goes on and writes its job records once it can; a steering process killed "
+                    "meanwhile cannot re-attach to the jobs submitted since.",
+                    error,
+                )
+            self._store_unwritable = True
+            return
+        if self._store_unwritable:
+            logger.warning("The job store %s can be written again; its job records are up to date", self.store.path)
+            self._store_unwritable = False
+        self._dirty = []
 
     def _with_retries(self, what: str, call: Callable[[Sequence[Any]], T], argument: Sequence[Any]) -> T:
         retries = get_setting("batch_command_retries")
@@ -447,6 +465,13 @@ class BatchEngine:
     def close(self) -> None:
         """Write what is left and close the job store."""
         self._flush_records()
+        if self._store_unwritable:
+            logger.error(
+                "The records of %d job(s) could not be written to the job store %s; `b2core status` and the next "
+                "run see them as they were last written",
+                len(set(self._dirty)),
+                self.store.path,
+            )
         self.store.close()
 
 

@@ -93,14 +93,17 @@ class JobStore:
         )
 
     def upsert_many(self, records: list[JobRecord]) -> None:
-        """Write many records in one transaction."""
-        self._db.execute("BEGIN")
+        """Write many records in one transaction; WorkflowStateError naming the file when it cannot be written."""
         try:
+            self._db.execute("BEGIN")
             for record in records:
                 self.upsert(record)
             self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
+        except BaseException as error:
+            if self._db.in_transaction:  # a failed COMMIT may have ended the transaction already
+                self._db.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error | OSError):
+                raise WorkflowStateError(_explain(self.path, error)) from error
             raise
 
     def latest(self, task_id: str) -> JobRecord | None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import traceback
 from pathlib import Path
 from typing import Any
 
 from b2core.batch.backend import JobState
 from b2core.batch.engine import NEW_DEPENDENCIES_FILE, BatchEngine, TrackedJob
+from b2core.disk_full import full_folder
 from b2core.execution import tail_of
 from b2core.paths import workflow_state_dir
 from luigi.event import Event
@@ -97,6 +100,9 @@ class BatchTaskProcess:
             + (f" with exit code {status.exit_code}" if status.exit_code is not None else "")
             + (f": {status.reason}" if status.reason else "")
         )
+        full = full_folder([str(job.spec.stdout), str(job.spec.stderr)])
+        if full:
+            detail += f"; its log folder {full} is full ({os.strerror(errno.ENOSPC)}), free space in log_dir"
         text = (
             f"Task {self.task.task_id} failed on {self.backend} (attempt {job.spec.attempt}): {detail}\n"
             f"stdout: {job.spec.stdout}\nstderr: {job.spec.stderr}"

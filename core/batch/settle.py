@@ -12,7 +12,7 @@ from b2core.batch.commands import CommandRunner
 from b2core.batch.containment import query_each
 from b2core.batch.jobstore import JobRecord, JobStore, now
 from b2core.batch.packing import PackingBackend
-from b2core.errors import BatchCommandError
+from b2core.errors import BatchCommandError, WorkflowStateError
 from b2core.plugins import backend_class, installed_backends
 
 logger = logging.getLogger("b2core.batch")
@@ -58,5 +58,9 @@ def settle_unwatched(store: JobStore | None, path: Path) -> int:
                 record.reason = "; ".join(filter(None, [status.reason, "ended while no steering process watched"]))
                 record.finished = now()
                 settled.append(record)
-    store.upsert_many(settled)
+    try:
+        store.upsert_many(settled)
+    except WorkflowStateError as error:  # a full log_dir: the records stay as they were, the run's result stands
+        logger.warning("Could not settle %d job record(s): %s", len(settled), error)
+        return 0
     return len(settled)

@@ -415,3 +415,17 @@ def test_an_output_name_that_is_no_file_or_another_tasks_file_is_refused(workflo
     removal = workflow.run("--remove-only", "Sneaky", "-y", env={"NAME": name})
     assert removal.returncode == 2, removal
     assert (workflow.path / "number=1" / "out.txt").read_text() == "1"
+
+
+def test_repr_is_luigis() -> None:
+    """--dry-run and --remove print tasks with repr(): luigi's Task.__repr__ text, insignificant parameters left out."""
+
+    class ReprShown(b2luigi.Task):
+        number = b2luigi.IntParameter()
+        items = b2luigi.ListParameter(default=[1, 2])
+        hidden = b2luigi.Parameter(default="x", significant=False)
+        options = b2luigi.DictParameter(default={"k": [1]})
+
+    task = ReprShown(number=3)
+    assert repr(task) == str(task) == luigi.Task.__repr__(task)
+    assert repr(task) == 'ReprShown(number=3, items=[1, 2], options={"k": [1]})'

@@ -84,10 +84,9 @@ class Gbasf2Backend(BatchBackend):
     # --- preparing ----------------------------------------------------------------------------------
 
     def check_settings(self) -> None:
-        """The global gbasf2 settings, once at start, each named by the file (or variable) it comes from."""
+        """The global gbasf2 settings, once at start, each named by the file (or variable) it comes from; not
+        gbasf2_setup_path, which a run without --batch (or --test) on a machine without gbasf2 never needs."""
         source = find_setting_source
-        if source("gbasf2_setup_path"):
-            check_setup_path(get_setting("gbasf2_setup_path"), f"From {source('gbasf2_setup_path')}")
         if source("gbasf2_proxy_group"):
             lpn_path = get_setting("gbasf2_project_lpn_path", default="")
             check_proxy_group(get_setting("gbasf2_proxy_group"), lpn_path, f"From {source('gbasf2_proxy_group')}")
