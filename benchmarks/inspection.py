@@ -231,7 +231,9 @@ def write_docs(n: int, results: dict[tuple[str, str], dict[str, float]], queries
     for what in dict.fromkeys(what for what, _ in results):
         b, o, lg = (results.get((what, engine), {}) for engine in ("b2core", "base", "luigi"))
         target = next((f"< {t:g} s" for key, t in TARGETS.items() if what.startswith(key)), "")
-        command = f"`b2core status` ({n:,} records)" if what == "status" else f"`python steer.py {what}`"
+        flag, _, case = what.partition(" (")
+        command = f"`b2core status` ({n:,} records)" if what == "status" else f"`python steer.py {flag}`"
+        command += f" ({case}" if case else ""
         lines.append(
             f"| {command} | {target} | {fmt(b.get('wall', nan))} | {fmt(b.get('cpu', nan))} "
             f"| {fmt(b.get('rss_mb', nan), 0)} | {fmt(o.get('wall', nan))} | {fmt(o.get('cpu', nan))} "
@@ -260,10 +262,10 @@ def write_docs(n: int, results: dict[tuple[str, str], dict[str, float]], queries
         "from its state file; luigi's visualiser calls over HTTP: wall seconds of the call and CPU seconds of the "
         f"server process for it (10 ms resolution), median of 3 (the first search once); load average "
         f"{min(query_loads):.1f} to {max(query_loads):.1f}. The web view limits (luigi's `max_shown_tasks`, "
-        f"`max_graph_nodes`) default to {WEB_VIEW_LIMITS} instead of luigi's 100,000: a larger answer is the count"
-        " only (the visualiser then asks for a filter) or a graph cut there. The calls fire due timers instead of"
-        " luigi's sweep over every task (that runs once a minute), and luigi's RPC handler reads its `[cors]` "
-        "options once per server instead of once per request.",
+        f"`max_graph_nodes`) default to {WEB_VIEW_LIMITS['max_shown_tasks']:,} instead of luigi's 100,000: a larger"
+        " answer is the count only (the visualiser then asks for a filter) or a graph cut there. The calls fire"
+        " due timers instead of luigi's sweep over every task (that runs once a minute), and luigi's RPC handler"
+        " reads its `[cors]` options once per server instead of once per request.",
         "",
         "| query | target | s | server CPU s |",
         "|---|---:|---:|---:|",
