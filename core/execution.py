@@ -117,9 +117,9 @@ class StagedTaskProcess(luigi.worker.ContextManagedTaskProcess):
         return run_staged(self.task, self.check_complete)
 
 
-def load_task_from_spec(spec_path: str, task_id: str) -> Any:
-    """Instantiate the job's task from its spec file, in O(1) instead of rebuilding the graph."""
-    spec = json.loads(Path(spec_path).read_text())
+def load_task_from_spec(spec_path: str | dict[str, Any], task_id: str) -> Any:
+    """Instantiate the job's task from its spec file (or the spec itself), in O(1) instead of rebuilding the graph."""
+    spec = spec_path if isinstance(spec_path, dict) else json.loads(Path(spec_path).read_text())
     task_class = luigi.task_register.Register.get_task_cls(spec["family"])
     task = task_class.from_str_params(spec["params"])
     if task.task_id != task_id:
@@ -175,6 +175,7 @@ def run_task_in_job(task: Any) -> None:
         raise
     if new_deps:
         target = Path(task_file_dir(task)) / NEW_DEPENDENCIES_FILE
+        target.parent.mkdir(parents=True, exist_ok=True)  # a packed task's folder is made only when needed
         target.write_text(json.dumps(new_deps))
         print(f"Task {task.task_id} needs {len(new_deps)} new dependencies; the steering process schedules them")
         return

@@ -15,6 +15,7 @@ from typing import Any
 
 from b2core.errors import B2CoreError
 from b2core.parameters import PARAMETER_TYPES
+from b2core.settings import fixed_settings
 from luigi.event import Event
 from luigi.scheduler import DONE, FAILED, PENDING
 
@@ -79,8 +80,13 @@ class Workflow:
         return chosen
 
     def branch_tasks(self) -> list[Any]:
-        """One task per selected branch."""
-        return [self.clone(branch=number, branches="") for number in self.selected_branches()]
+        """One task per selected branch (made once per workflow object; each knows its workflow)."""
+        if "_b2core_branch_tasks" not in self.__dict__:
+            branches = [self.clone(branch=number, branches="") for number in self.selected_branches()]
+            for branch in branches:
+                branch.__dict__["_b2core_workflow"] = self.task_id
+            self.__dict__["_b2core_branch_tasks"] = branches
+        return self.__dict__["_b2core_branch_tasks"]
 
     def workflow_requires(self) -> Any:
         """What the whole workflow needs before any branch runs (default: nothing)."""
@@ -99,6 +105,11 @@ class Workflow:
         if self.is_workflow:
             return all(task.complete() for task in self.branch_tasks())
         return super().complete()  # type: ignore[misc]
+
+
+def workflow_of(task: Any) -> str | None:
+    """The task id of the workflow whose branch_tasks() made this task, if one did."""
+    return getattr(task, "__dict__", {}).get("_b2core_workflow")
 
 
 def is_workflow_task(task: Any) -> bool:
@@ -140,14 +151,16 @@ class WorkflowProcess:
         """Start the branches that are not complete yet."""
         self.task.trigger_event(Event.START, self.task)
         try:
-            todo = [branch for branch in self.task.branch_tasks() if not branch.complete()]
-            if todo and self.engine is None:
-                self._report(PENDING, "", [(t.task_module, t.task_family, t.to_str_params()) for t in todo])
-                return
-            for count, branch in enumerate(todo, 1):
-                self.open.append(self.engine.start(branch, self.backend))
-                if count % 500 == 0:
-                    self.engine.tick()  # full packs leave while the rest is still being queued
+            # one moment for all branches: settings the branches do not set themselves are read once
+            with fixed_settings():
+                todo = [branch for branch in self.task.branch_tasks() if not branch.complete()]
+                if todo and self.engine is None:
+                    self._report(PENDING, "", [(t.task_module, t.task_family, t.to_str_params()) for t in todo])
+                    return
+                for count, branch in enumerate(todo, 1):
+                    self.open.append(self.engine.start(branch, self.backend))
+                    if count % 500 == 0:
+                        self.engine.tick()  # full packs leave while the rest is still being queued
         except Exception as error:
             self._report(FAILED, f"Workflow {self.task.task_id} could not start its branches: {error}")
 

@@ -143,7 +143,7 @@ class BatchEngine:
         return found.get((record.task_id, record.attempt))
 
     def _spec(self, task: Any, backend: BatchBackend, attempt: int) -> JobSpec:
-        stdout, stderr = log_paths(task)
+        stdout, stderr = log_paths(task, create=pack_size(backend, task) == 1)  # a pack's job makes its own
         folder = Path(task_file_dir(task))
         (folder / NEW_DEPENDENCIES_FILE).unlink(missing_ok=True)
         return JobSpec(

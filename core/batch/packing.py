@@ -33,15 +33,15 @@ from b2core.batch.packrunner import (
 from b2core.batch.wrapper import (
     job_command,
     render_wrapper,
-    task_spec_path,
+    task_spec,
     wrapped_command,
     write_executable,
-    write_task_spec,
     write_wrapper,
 )
 from b2core.grouping import chunk_key, chunk_log_dir, grouping_size
 from b2core.paths import map_folder, task_file_dir
 from b2core.settings import get_setting
+from b2core.workflow import workflow_of
 
 PACKS_DIR = ".packs"
 _PACKED_ID = re.compile(r"(.*) \[task (\d+) of pack (.*)\]\Z", re.DOTALL)
@@ -77,9 +77,9 @@ def pack_size(backend: BatchBackend, task: Any) -> int:
 
 
 def task_wrapper(backend: BatchBackend, task: Any) -> Path:
-    """A task's job wrapper; a packed task's job is its pack's, so it only needs its task.json."""
+    """A task's job wrapper; a packed task's job is its pack's, whose manifest holds the task's spec, so
+    nothing is written for it (its task folder is made by its job, if the task needs it)."""
     if pack_size(backend, task) > 1:
-        write_task_spec(task)
         return Path(task_file_dir(task)) / "executable_wrapper.sh"
     return write_wrapper(task)
 
@@ -105,6 +105,8 @@ class PackingBackend(BatchBackend):
         self.packs_tasks = inner.packs_tasks  # type: ignore[misc]
         self.reattachable = inner.reattachable  # type: ignore[misc]
         self._keys: dict[tuple[str, int], Hashable] = {}
+        self._signatures: dict[tuple[str, Hashable], str] = {}
+        self._decoded: dict[str, PackedId | None] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -122,9 +124,20 @@ class PackingBackend(BatchBackend):
         size = pack_size(self, spec.task)
         if size > 1:
             chunk = chunk_key(spec.task) if grouping_size(spec.task) > 1 else None
-            key = (key, size, pack_signature(spec.task), chunk)
+            key = (key, size, self._signature(spec.task, key), chunk)
             self._keys[(spec.task_id, spec.attempt)] = key
         return key
+
+    def _signature(self, task: Any, job_key: Hashable) -> str:
+        """The task's pack wrapper; branches of one workflow with equal job settings share the first's."""
+        workflow = workflow_of(task)
+        if workflow is None:
+            return pack_signature(task)
+        shared = (workflow, job_key)
+        signature = self._signatures.get(shared)
+        if signature is None:
+            signature = self._signatures[shared] = pack_signature(task)
+        return signature
 
     def submit(self, specs: Sequence[JobSpec]) -> list[str]:
         """Submit packs of tasks_per_job tasks as one job each; one id per task, in order."""
@@ -146,7 +159,13 @@ class PackingBackend(BatchBackend):
 
     def query(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
         """One query of the wrapped backend for every job and pack; packed tasks by their exit markers."""
-        packed = {job_id: PackedId.decode(job_id) for job_id in job_ids}
+        decoded = self._decoded
+        packed = {}
+        for job_id in job_ids:
+            pid = decoded.get(job_id, False)
+            if pid is False:
+                pid = decoded[job_id] = PackedId.decode(job_id)
+            packed[job_id] = pid
         own = [job_id for job_id, pid in packed.items() if pid is None]
         asked = list(dict.fromkeys(own + [pid.job_id for pid in packed.values() if pid is not None]))
         statuses = self.inner.query(asked) if asked else {}
@@ -229,7 +248,7 @@ def write_pack(backend: str, specs: list[JobSpec]) -> JobSpec:
         {
             "task_id": spec.task_id,
             "attempt": spec.attempt,
-            "spec": str(task_spec_path(spec.task)),
+            "spec": task_spec(spec.task),
             "stdout": str(spec.stdout),
             "stderr": str(spec.stderr),
         }

@@ -1,9 +1,11 @@
 """Inside a pack's job: one Python process runs the pack's tasks one after another (or `cores_per_job`
 at a time, forked), each with its own stdout/stderr files, and leaves one exit marker per task.
 
-The markers are files named ``<index>.<exit code>`` in the pack's ``done/`` folder: creating an
-empty file is atomic, and the steering process reads every task's result with one directory listing
-while the job still runs. A task that fails does not stop the others.
+The manifest lists the tasks with their specs (what the job instantiates, see
+:func:`b2core.batch.wrapper.task_spec`) and log files. The markers are files named
+``<index>.<exit code>`` in the pack's ``done/`` folder: creating an empty file is atomic, and the
+steering process reads every task's result with one directory listing while the job still runs. A
+task that fails does not stop the others.
 """
 
 from __future__ import annotations
@@ -83,7 +85,11 @@ def _run_with_own_logs(entry: dict[str, Any]) -> int:
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     for fd, path in ((1, entry["stdout"]), (2, entry["stderr"])):
-        log = os.open(path, _LOG_FLAGS, 0o644)
+        try:
+            log = os.open(path, _LOG_FLAGS, 0o644)
+        except FileNotFoundError:  # the steering process leaves a packed task's log folder to its job
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            log = os.open(path, _LOG_FLAGS, 0o644)
         os.dup2(log, fd)
         os.close(log)
     try:

@@ -41,17 +41,21 @@ def task_spec_path(task: Any) -> Path:
     return Path(task_file_dir(task)) / "task.json"
 
 
-def write_task_spec(task: Any) -> Path:
-    """Record what the job must instantiate: module, family and luigi string parameters."""
-    path = task_spec_path(task)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    spec = {
+def task_spec(task: Any) -> dict[str, Any]:
+    """What the job must instantiate: module, family and luigi string parameters."""
+    return {
         "task_id": task.task_id,
         "module": task.task_module,
         "family": task.get_task_family(),
         "params": task.to_str_params(only_significant=False, only_public=False),
     }
-    _write_atomically(path, json.dumps(spec))
+
+
+def write_task_spec(task: Any) -> Path:
+    """Record the task's spec in its task folder, where its job finds it."""
+    path = task_spec_path(task)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(path, json.dumps(task_spec(task)))
     return path
 
 
@@ -136,10 +140,11 @@ def write_executable(path: Path, text: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
-def log_paths(task: Any) -> tuple[Path, Path]:
-    """(stdout, stderr) of a task's job, in its log folder (created)."""
+def log_paths(task: Any, create: bool = True) -> tuple[Path, Path]:
+    """(stdout, stderr) of a task's job, in its log folder (created unless the job creates it itself)."""
     folder = Path(log_file_dir(task))
-    folder.mkdir(parents=True, exist_ok=True)
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
     return folder / "stdout", folder / "stderr"
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from b2core.testing.packing import PackingConformance
+from b2core.testing.packing import PackingConformance, manifest, packs
 
 #: the seeds' number/average example: ten numbers go out together, then their average
 SEEDS_EXAMPLE = """
@@ -533,13 +533,7 @@ class BackendConformance(PackingConformance):
         (the backend's find) and re-attaches, submitting nothing twice."""
         count = self.in_flight // 2
         script = cluster.releasable(count)
-        cluster.kill_next_submitter()
-        first = cluster.start(script)
-        first.communicate(timeout=self.timeout)
-        assert first.returncode == -signal.SIGKILL
-        lost = cluster.job_store()
-        assert len(lost) == count
-        assert {(job["attempt"], job["job_id"], job["state"]) for job in lost} == {(1, None, "submitting")}
+        self._kill_right_after_submission(cluster, script, count)
         ids = sorted(cluster.active_ids())
         assert len(ids) == count and cluster.count(cluster.submit_tool) == 1
         reattached = self._restart_and_release(cluster, script, count)
@@ -549,10 +543,39 @@ class BackendConformance(PackingConformance):
         assert sorted(job["job_id"] for job in records if job["family"] == "Part") == ids
         assert cluster.count(cluster.submit_tool) == 2, "the lost group and the whole, nothing twice"
 
+    def test_restart_after_kill_right_after_a_pack_submission_finds_the_packs(self, cluster: Cluster) -> None:
+        """As above with tasks_per_job=4: the submit command of two packs answered, the steering process died
+        before any id reached the job store; the restart finds the packs' jobs through their manifests and
+        re-attaches every task, so no task runs twice and none is lost."""
+        count = 8
+        script = cluster.steering(RELEASABLE, {**cluster.settings, "tasks_per_job": 4}, count=count)
+        self._kill_right_after_submission(cluster, script, count)
+        assert [len(manifest(pack)) for pack in packs(cluster)] == [4, 4]
+        assert len(cluster.active_ids()) == 2 and cluster.count(cluster.submit_tool) == 1
+        reattached = self._restart_and_release(cluster, script, count)
+        assert len(reattached) == count and len(set(reattached)) == 2, "every task re-attached to one of the packs"
+        records = cluster.job_store()
+        assert len(records) == count + 1 and {job["attempt"] for job in records} == {1}
+        assert [len(manifest(pack)) for pack in packs(cluster)] == [4, 4, 1], "the restart packed only the whole"
+        assert cluster.count(cluster.submit_tool) == 2
+
+    def _kill_right_after_submission(self, cluster: Cluster, script: Path, count: int) -> None:
+        """Start the workflow; its first submit command submits, answers and SIGKILLs it: `count` records
+        are left as submitting, without job ids."""
+        cluster.kill_next_submitter()
+        first = cluster.start(script)
+        first.communicate(timeout=self.timeout)
+        assert first.returncode == -signal.SIGKILL
+        lost = cluster.job_store()
+        assert len(lost) == count
+        assert {(job["attempt"], job["job_id"], job["state"]) for job in lost} == {(1, None, "submitting")}
+
     def _restart_and_release(self, cluster: Cluster, script: Path, count: int) -> list[str]:
         """Restart the releasable workflow, wait until it re-attached to `count` jobs, release them; the ids."""
         second = cluster.start(script)
-        line = re.compile(rf"^b2core\.batch Re-attached to {cluster.batch_system} job (\S+) of task", re.M)
+        # a packed task's job id names its pack's job, then "[task N of pack FOLDER]"
+        packed = r"(?: \[task \d+ of pack [^\]]*\])?"
+        line = re.compile(rf"^b2core\.batch Re-attached to {cluster.batch_system} job (\S+){packed} of task", re.M)
         log = cluster.folder / "steering.log"
         reattached = cluster.wait_for(
             lambda: len(found := line.findall(log.read_text())) == count and found,

@@ -26,9 +26,18 @@ import b2core as b2luigi
 RUNS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs")
 
 
+def wait_for(what, ready):  # at most 120 s: a task never hangs its job for ever
+    deadline = time.monotonic() + 120
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gave up waiting for {{what}}")
+        time.sleep(0.05)
+
+
 class Packed(b2luigi.Task):
     number = b2luigi.{parameter}
     tasks_per_job = {tasks_per_job}
+    cores_per_job = {cores}
     max_grouping_size = {grouping}
     max_resubmissions = {resubmissions}
 
@@ -41,6 +50,10 @@ class Packed(b2luigi.Task):
             runs.write("run\\n")
         print(f"task {{self.number}} runs")
         time.sleep({seconds})
+        if {together}:
+            os.makedirs(RUNS + ".started", exist_ok=True)
+            open(os.path.join(RUNS + ".started", str(self.number)), "w").close()
+            wait_for("{together} running tasks", lambda: len(os.listdir(RUNS + ".started")) >= {together})
         if self.number == {failing}:
             raise ValueError(f"task {{self.number}} fails on purpose")
         if self.number == {killer} and not os.path.exists(RUNS + ".killed"):
@@ -117,14 +130,18 @@ def outputs(cluster: Cluster) -> set[int]:
 
 
 def packed(cluster: Cluster, count: int, tasks_per_job: int, seconds: float = 0.0, **options: int) -> Path:
-    """The steering script: `count` tasks packed `tasks_per_job` to a job, or with `grouping=n` their number
-    grouped n to a chunk; faults: failing= (always fails), killer= (kills its job once), resubmissions=."""
+    """The steering script: `count` tasks packed `tasks_per_job` to a job (`cores=` at a time), or with
+    `grouping=n` their number grouped n to a chunk; faults: failing= (always fails), killer= (kills its job
+    once), resubmissions=; together=n: a task finishes only once n tasks have started (it fails after 120 s
+    without them)."""
     grouping = options.get("grouping", 0)
     return cluster.steering(
         STEERING,
         parameter="BatchIntParameter(grouping=True)" if grouping else "IntParameter()",
         grouping=grouping or 1,
         tasks_per_job=tasks_per_job,
+        cores=options.get("cores", 1),
+        together=options.get("together", 0),
         resubmissions=options.get("resubmissions", 1),
         seconds=seconds,
         failing=options.get("failing", -1),
@@ -191,6 +208,23 @@ class PackingConformance:
         assert "did not succeed" in (logs / "number=grouped_0_1_2_3" / "Packed" / "stderr").read_text()
         assert (logs / "number=grouped_2" / "Packed" / "stdout").exists(), "the failed task alone, resubmitted"
         assert (logs / "number=1" / "Packed" / "stdout").exists(), "each task keeps its own logs"
+
+    def test_tasks_of_a_pack_run_at_the_same_time_with_cores_per_job(self, cluster: Cluster) -> None:
+        """cores_per_job=4, one pack of 4 whose tasks finish only once all 4 have started (so they ran side by
+        side, not one after another); each keeps its own log files and job record."""
+        result = cluster.run(packed(cluster, count=4, tasks_per_job=4, cores=4, together=4), timeout=self.timeout)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+        assert outputs(cluster) == set(range(4))
+        assert runs(cluster) == dict.fromkeys(range(4), 1)
+        assert [len(manifest(pack)) for pack in packs(cluster)] == [4]
+        records = cluster.job_store()
+        assert sorted(int(r["task_id"].split("_")[1]) for r in records) == list(range(4))
+        assert {(r["attempt"], r["state"], r["exit_code"]) for r in records} == {(1, "succeeded", 0)}
+        assert len({r["job_id"] for r in records}) == 4, "one job record per task, each its own id in the pack"
+        for number in range(4):
+            logs = cluster.folder / "logs" / f"number={number}" / "Packed"
+            lines = [line for line in (logs / "stdout").read_text().splitlines() if line.startswith("task ")]
+            assert lines == [f"task {number} runs"], f"task {number}'s stdout holds only its own output"
 
     def test_branch_workflow_runs_the_branches_asked_for_in_packs(self, cluster: Cluster) -> None:
         """--branches 0-3,7 of a 12-branch workflow: one luigi task, its 5 branches in one pack; --branch 9 one."""
