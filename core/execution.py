@@ -19,7 +19,7 @@ from b2core.errors import TaskNotFoundError
 from b2core.leftovers import remove_stale_temporaries
 from b2core.processes import die_with_parent
 from b2core.settings import get_setting
-from b2core.staging import OutputStaging, active_staging
+from b2core.staging import OutputStaging, active_staging, staging_for
 from b2core.task import Task
 from luigi.task import flatten
 
@@ -41,15 +41,23 @@ def mark_in_job() -> None:
 
 
 def create_output_dirs(task: Any) -> None:
-    """Create the folders of every output, so run() can open its files directly (once per folder and kind)."""
-    done = set()
-    for target in flatten(task.output()):
+    """Create the folders of every output, so run() can open its files directly."""
+    _create_folders(flatten(task.output()))
+
+
+def _create_folders(targets: list[Any]) -> set[str]:
+    """Create the folders of these outputs, once per folder and kind; returns the ones created now, which
+    hold nothing stale."""
+    done, created = set(), set()
+    for target in targets:
         makedirs = getattr(target, "makedirs", None)
         path = getattr(target, "path", None)
         folder = (type(target), os.path.dirname(os.path.normpath(path))) if isinstance(path, str) else None
         if makedirs is not None and (folder is None or folder not in done):
-            makedirs()
+            if makedirs() is True:
+                created.add(os.path.dirname(os.path.abspath(target.path)))
             done.add(folder)
+    return created
 
 
 def run_staged(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | None:
@@ -60,10 +68,10 @@ def run_staged(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | No
     """
     staging = OutputStaging()
     try:
-        create_output_dirs(task)
-        remove_stale_temporaries(task)
-        task.__dict__["_b2core_staging"] = staging
-        new_deps = _drive(task, check_complete)
+        targets = flatten(task.output())
+        remove_stale_temporaries(task, targets, skip_folders=_create_folders(targets))
+        with staging_for(task, staging):
+            new_deps = _drive(task, check_complete)
         if not new_deps:
             staging.commit()
     except BaseException as error:
@@ -72,8 +80,6 @@ def run_staged(task: Any, check_complete: Callable[[Any], bool]) -> NewDeps | No
         if failure is not None:
             raise failure from error
         raise
-    finally:
-        task.__dict__.pop("_b2core_staging", None)
     if new_deps:
         staging.discard()
     return new_deps
@@ -247,14 +253,12 @@ def on_temporary_files(run: Callable[..., Any]) -> Callable[..., Any]:
             staging.scratch_dir = get_setting("scratch_dir", task=self)
             return run(self, *args, **kwargs)
         staging = OutputStaging(get_setting("scratch_dir", task=self))
-        self.__dict__["_b2core_staging"] = staging
         try:
-            result = run(self, *args, **kwargs)
+            with staging_for(self, staging):
+                result = run(self, *args, **kwargs)
         except BaseException:
             staging.discard()
             raise
-        finally:
-            self.__dict__.pop("_b2core_staging", None)
         staging.commit()
         return result
 

@@ -14,6 +14,7 @@ import os
 import posixpath
 import re
 import shutil
+from collections.abc import Collection
 from typing import Any
 
 from b2core.staging import TMP_MARKER
@@ -29,11 +30,14 @@ def final_name(entry: str) -> str | None:
     return match["stem"] + match["rest"] if match else None
 
 
-def remove_stale_temporaries(task: Any) -> int:
-    """Before a task's run(): delete what killed earlier runs of it left under temporary names; returns how many."""
+def remove_stale_temporaries(task: Any, targets: list[Any] | None = None, skip_folders: Collection[str] = ()) -> int:
+    """Before a task's run(): delete what killed earlier runs of it left under temporary names; returns how many.
+
+    targets are the task's flattened outputs when the caller has them; skip_folders were just created.
+    """
     finals: dict[str, set[str]] = {}
     remote: dict[tuple[int, str], tuple[Any, set[str]]] = {}
-    for target in flatten(task.output()):
+    for target in flatten(task.output()) if targets is None else targets:
         path = getattr(target, "path", None)
         if not isinstance(path, str):
             continue
@@ -45,6 +49,8 @@ def remove_stale_temporaries(task: Any) -> int:
             finals.setdefault(folder, set()).add(name)
     removed = sum(fs.remove_stale_temporaries(folder, names) for (_, folder), (fs, names) in remote.items())
     for folder, names in finals.items():
+        if folder in skip_folders:
+            continue
         try:
             entries = os.listdir(folder)
         except OSError:

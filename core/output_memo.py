@@ -5,7 +5,10 @@ creating the output folders, ``get_output_file_name`` in ``run()``, ``input()`` 
 requires it), and each call resolves settings and builds paths. While a b2core worker runs (from
 its ``__enter__`` to its ``__exit__``), :func:`remembered_target` computes the target of one
 ``add_to_output`` call once per task; a task's output paths are fixed for the run, as luigi treats
-targets. Outside a worker (steering code, jobs, tests) every call computes afresh.
+targets. The settings that name outputs (``result_dir``, the parameter separator, the target
+class) are looked up once per run too, unless a task or its class sets its own: each lookup that
+reaches the settings files costs a ``getcwd`` and a poll of the settings watch. Outside a worker
+(steering code, jobs, tests) every call computes afresh.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from b2core.settings import get_setting, task_defines
 
 _memo: dict[tuple[Any, ...], Any] | None = None
 
@@ -39,3 +44,17 @@ def remembered_target(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
     if target is None:
         target = _memo[key] = make()
     return target
+
+
+_MISSING = object()
+
+
+def remembered_setting(key: str, task: Any, **default: Any) -> Any:
+    """get_setting(key, task=task), asked once per run when the task does not set its own value."""
+    if _memo is None or task_defines(task, key):
+        return get_setting(key, task=task, **default)
+    memo_key = ("setting", key)
+    value = _memo.get(memo_key, _MISSING)
+    if value is _MISSING:
+        value = _memo[memo_key] = get_setting(key, task=task, **default)
+    return value

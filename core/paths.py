@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from b2core.errors import OutputPathError
+from b2core.output_memo import remembered_setting
 from b2core.parameters import is_hidden, serialize_for_path
 from b2core.settings import get_setting
 
@@ -61,17 +62,18 @@ def _check_folder(task: Any, name: str, text: str, folder: str) -> None:
         )
 
 
-def parameter_folders(task: Any, include_hidden: bool = False) -> list[str]:
+def parameter_folders(task: Any, include_hidden: bool = False) -> tuple[str, ...]:
     """The folder names that encode a task's parameters; no name can leave its base folder."""
-    cache = task.__dict__.setdefault("_b2core_folders", {})
-    if include_hidden not in cache:
-        cache[include_hidden] = _parameter_folders(task, include_hidden)
-    return cache[include_hidden]
+    name = "_b2core_folders_hidden" if include_hidden else "_b2core_folders"
+    folders = task.__dict__.get(name)
+    if folders is None:
+        folders = task.__dict__[name] = tuple(_parameter_folders(task, include_hidden))
+    return folders
 
 
 def _parameter_folders(task: Any, include_hidden: bool) -> list[str]:
-    separator = get_setting("parameter_separator", task=task)
-    with_names = get_setting("use_parameter_name_in_output", task=task)
+    separator = remembered_setting("parameter_separator", task)
+    with_names = remembered_setting("use_parameter_name_in_output", task)
     folders = []
     for name, text in serialized_parameters(task, include_hidden):
         folder = f"{name}{separator}{text}" if with_names else text
@@ -89,7 +91,7 @@ def output_file_name(task: Any, base_filename: str, result_dir: str | None = Non
         raise OutputPathError(
             f"Output name {base_filename!r} of task {task.task_id} names no file (it would be the task's folder)"
         )
-    base = result_dir if result_dir is not None else map_folder(get_setting("result_dir", task=task))
+    base = result_dir if result_dir is not None else map_folder(remembered_setting("result_dir", task))
     return os.path.join(base, *parameter_folders(task, include_hidden), base_filename)
 
 

@@ -29,6 +29,7 @@ class ProgressTracker:
         self.families: dict[str, Counter[str]] = defaultdict(Counter)
         self.backends: dict[str, Counter[str]] = defaultdict(Counter)
         self.task_state: dict[str, tuple[str, str]] = {}
+        self._pairs: dict[tuple[str, str], tuple[str, str]] = {}  # one shared (family, state) tuple each
         self.job_state: dict[tuple[str, str], str] = {}
         self.failures: dict[str, str] = {}
         self.last_job: dict[str, tuple[str, str, Any]] = {}
@@ -44,7 +45,7 @@ class ProgressTracker:
             if old is not None:
                 self.families[old[0]][old[1]] -= 1
             self.families[family][state] += 1
-            self.task_state[task_id] = (family, state)
+            self.task_state[task_id] = self._pairs.setdefault((family, state), (family, state))
             if state == "failed":
                 self.failures[task_id] = explanation
             else:

@@ -11,8 +11,9 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 TMP_MARKER = "-luigi-tmp-"  # b2luigi's marker, so its users' clean-up scripts keep matching
@@ -35,6 +36,7 @@ class OutputStaging:
         self.staged: dict[str, str] = {}
         self.published: dict[str, Any] = {}  # final path -> remote target, published on success
         self.inputs: dict[str, str] = {}  # input URL or path -> its local copy, made once per run()
+        self.output_index: dict[str, Any] | None = None  # the task's outputs by name, built once per run()
 
     def path_for(self, final: str, target: Any = None, scratch_dir: str | None = None, **tmp_file_kwargs: Any) -> str:
         """The temporary path run() should write instead of `final`; remote targets are written in scratch.
@@ -101,17 +103,15 @@ class OutputStaging:
             if not os.path.lexists(temporary):
                 continue
             parent = os.path.dirname(final)
-            if parent not in folders:
-                os.makedirs(parent or ".", exist_ok=True)
-                folders.add(parent)
-            if os.path.dirname(temporary) != parent:
+            if os.path.dirname(temporary) != parent:  # a sibling's folder exists: it holds the temporary
+                if parent not in folders:
+                    os.makedirs(parent or ".", exist_ok=True)
+                    folders.add(parent)
                 sibling = temporary_name(final)
                 copy_path(temporary, sibling)
                 _remove(temporary)
                 temporary = sibling
-            if os.path.isdir(final) and not os.path.islink(final):
-                shutil.rmtree(final)
-            os.replace(temporary, final)
+            _replace(temporary, final)
         self._drop_scratch_folders()
         self.staged.clear()
 
@@ -140,6 +140,17 @@ def copy_path(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
+def _replace(temporary: str, final: str) -> None:
+    """Move temporary to final in one rename; a folder in the way (an older result) is removed first."""
+    try:
+        os.replace(temporary, final)
+    except OSError:
+        if not os.path.isdir(final) or os.path.islink(final):
+            raise
+        shutil.rmtree(final)
+        os.replace(temporary, final)
+
+
 def _remove(path: str) -> None:
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path, ignore_errors=True)
@@ -147,6 +158,20 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
+_active: dict[int, OutputStaging] = {}  # id(task) -> the staging of its current run()
+
+
+@contextmanager
+def staging_for(task: Any, staging: OutputStaging) -> Iterator[OutputStaging]:
+    """Make `staging` the one of the task's run() for the block; kept beside the task, not in its __dict__
+    (a new key there makes each of 10^5 task dicts a private copy)."""
+    _active[id(task)] = staging
+    try:
+        yield staging
+    finally:
+        _active.pop(id(task), None)
+
+
 def active_staging(task: Any) -> OutputStaging | None:
     """The staging of the task's current run(), if one is active."""
-    return task.__dict__.get("_b2core_staging")
+    return _active.get(id(task))

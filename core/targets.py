@@ -23,10 +23,19 @@ class LocalTarget(luigi.LocalTarget):
         elif os.path.lexists(self.path):
             os.remove(self.path)
 
-    def makedirs(self) -> None:
-        """Create the parent folder so run() can write the output."""
+    def makedirs(self) -> bool:
+        """Create the parent folder so run() can write the output; True if this call created it (so it is
+        empty: nothing of an earlier run can be in it). One mkdir when the grandparent exists."""
         parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
+        try:
+            os.mkdir(parent)
+        except FileExistsError:
+            if not os.path.isdir(parent):
+                raise
+            return False
+        except FileNotFoundError:
+            os.makedirs(parent, exist_ok=True)
+        return True
 
     @property
     def tmp_name(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -11,7 +12,8 @@ from typing import Any
 
 import luigi
 from b2core import output_owners, paths
-from b2core.output_memo import remembered_target
+from b2core.output_memo import remembered_setting, remembered_target
+from b2core.reporter_attributes import ReporterAttribute
 from b2core.staging import active_staging
 from b2core.targets import LocalTarget
 
@@ -41,6 +43,12 @@ def _paths_by_name(struct: Any, path_of: Callable[[Any], str] = attrgetter("path
 _parameter_generation = [0]  # bumped whenever a class gains a parameter after its creation
 
 
+# (class, keyword arguments as given) -> the instance luigi's instance cache holds for them, valid for
+# one luigi cache (cleared with it) and one parameter generation
+_by_given_kwargs: dict[tuple[Any, ...], Any] = {}
+_by_given_kwargs_for: list[Any] = [None, -1]
+
+
 class TaskRegister(luigi.task_register.Register):
     """luigi's task metaclass, noticing parameters set on a class later (as inherits does)."""
 
@@ -49,12 +57,47 @@ class TaskRegister(luigi.task_register.Register):
         if isinstance(value, luigi.Parameter):
             _parameter_generation[0] += 1
 
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        """luigi's cached instance, found by the keyword arguments as given when they set every parameter.
+
+        A graph asks requires() several times (scheduling, the run-time check, input()), and luigi
+        normalises every parameter value before each cache look-up; a value set by keyword is normalised
+        the same way each time, so the instance it gave last time is the one luigi would return.
+        """
+        cache = cls._Register__instance_cache  # type: ignore[attr-defined]
+        if cache is None or args:
+            return super().__call__(*args, **kwargs)
+        if _by_given_kwargs_for[0] is not cache or _by_given_kwargs_for[1] != _parameter_generation[0]:
+            _by_given_kwargs.clear()
+            _by_given_kwargs_for[:] = [cache, _parameter_generation[0]]
+        key = (cls, *itertools.chain.from_iterable(kwargs.items()))
+        try:
+            return _by_given_kwargs[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: luigi does not cache it either
+            return super().__call__(**kwargs)
+        task = super().__call__(**kwargs)
+        params = cls.get_params()
+        if len(kwargs) == len(params):  # no value came from a default or the config, which may change
+            values = task.param_kwargs
+            if cache.get((cls, tuple((name, values[name]) for name, _ in params))) is task:
+                _by_given_kwargs[key] = task
+        return task
+
 
 class Task(luigi.Task, metaclass=TaskRegister):
     """A luigi Task whose outputs land in <result_dir>/<param>=<value>/... and are written atomically."""
 
     #: with grouped parameters: how many tasks differing only in them share one batch job
     max_grouping_size: int = 1
+
+    # what luigi's worker forwards to a running task, held outside each instance's __dict__
+    set_tracking_url = ReporterAttribute()
+    set_status_message = ReporterAttribute()
+    set_progress_percentage = ReporterAttribute()
+    decrease_running_resources = ReporterAttribute()
+    scheduler_messages = ReporterAttribute()
 
     @classmethod
     def grouped_param_names(cls) -> list[str]:
@@ -101,45 +144,16 @@ class Task(luigi.Task, metaclass=TaskRegister):
         self, base_filename: str, target_class: type | None = None, result_dir: str | None = None, **kwargs: Any
     ) -> luigi.Target:
         """The target of one output file of this task (what add_to_output puts under its name)."""
-        run = self._output_settings()
-        if result_dir is None and run is not None:
-            result_dir = run["result_dir"]
         path = paths.output_file_name(self, base_filename, result_dir=result_dir)
-        if run is not None and path not in run["claimed"]:
+        if output_owners.generation() >= 0:
             output_owners.claim(self.task_id, path)
-            run["claimed"].add(path)
         return self._resolve_output_file_target(path, target_class, **kwargs)
-
-    def _output_settings(self) -> dict[str, Any] | None:
-        """During a run, the settings every output needs, looked up once per task (not once per output and
-        output() call: a task with 10,000 outputs spent most of its time there), and the paths it claimed."""
-        from b2core.settings import get_setting
-
-        generation = output_owners.generation()
-        if generation < 0:
-            return None
-        cached = self.__dict__.get("_b2core_output_settings")
-        if cached is None or cached["generation"] != generation:
-            cached = self.__dict__["_b2core_output_settings"] = {
-                "generation": generation,
-                "result_dir": paths.map_folder(get_setting("result_dir", task=self)),
-                "target_class": get_setting("default_task_target_class", default=LocalTarget, task=self),
-                "target_kwargs": get_setting("target_class_kwargs", default={}, task=self),
-                "claimed": set(),
-            }
-        return cached
 
     def _resolve_output_file_target(self, path: str, target_class: type | None = None, **kwargs: Any) -> luigi.Target:
         """The target for an output path: target_class, else the setting default_task_target_class, else LocalTarget."""
-        from b2core.settings import get_setting
-
         if target_class is None:
-            run = self._output_settings()
-            if run is not None:
-                target_class, kwargs = run["target_class"], {**run["target_kwargs"], **kwargs}
-            else:
-                target_class = get_setting("default_task_target_class", default=LocalTarget, task=self)
-                kwargs = {**get_setting("target_class_kwargs", default={}, task=self), **kwargs}
+            target_class = remembered_setting("default_task_target_class", self, default=LocalTarget)
+            kwargs = {**remembered_setting("target_class_kwargs", self, default={}), **kwargs}
         return target_class(path, **kwargs)
 
     def get_output_file_name(self, key: str, **tmp_file_kwargs: Any) -> str:
@@ -218,14 +232,12 @@ class Task(luigi.Task, metaclass=TaskRegister):
     def _get_output_target(self, key: str) -> luigi.Target:
         staging = active_staging(self)
         if staging is not None:  # inside run(): output() is built once, so n outputs cost O(n), not O(n^2)
-            cached = self.__dict__.get("_b2core_output_index")
-            if cached is None or cached[0] is not staging:
-                index: dict[str, luigi.Target] = {}
+            if staging.output_index is None:
+                staging.output_index = {}
                 for name, target in flatten_targets(self.output()):
-                    index.setdefault(name, target)
-                cached = self.__dict__["_b2core_output_index"] = (staging, index)
-            if key in cached[1]:
-                return cached[1][key]
+                    staging.output_index.setdefault(name, target)
+            if key in staging.output_index:
+                return staging.output_index[key]
         else:
             for name, target in flatten_targets(self.output()):
                 if name == key:

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import luigi
+from b2core.batch.commands import CommandRunner
 from b2core.batch.engine import BatchEngine
 from b2core.batch.jobstore import JobStore
 from b2core.batch.process import BatchTaskProcess, store_path
@@ -15,7 +16,14 @@ from b2core.errors import B2CoreError
 from b2core.execution import StagedTaskProcess
 from b2core.output_memo import remembering_outputs
 from b2core.paths import map_folder
-from b2core.plugins import AUTO, installed_backends, plugin_manager, resolve_auto, unknown_backend_message
+from b2core.plugins import (
+    AUTO,
+    backend_class,
+    installed_backends,
+    plugin_manager,
+    resolve_auto,
+    unknown_backend_message,
+)
 from b2core.progress import ProgressTracker
 from b2core.scheduling import LinearWorker
 from b2core.scheduling import WorkerSchedulerFactory as LinearWorkerSchedulerFactory
@@ -52,9 +60,10 @@ def choose_backend(task: Any, batch_mode: bool) -> str | None:
     return None
 
 
-def check_task_class(task: Any, batch_mode: bool) -> None:
+def check_task_class(task: Any, batch_mode: bool, checked_backends: set[str]) -> None:
     """Fail at start on what would fail every task of this class: a setting attribute of the wrong
-    type, or a batch system that is unknown or that `auto` cannot find."""
+    type, a batch system that is unknown or that `auto` cannot find, or global settings of its
+    backend that no job could be submitted with (checked once per backend and run)."""
     from b2core.settings_models import known_settings
 
     for key in known_settings():
@@ -65,7 +74,10 @@ def check_task_class(task: Any, batch_mode: bool) -> None:
                 raise
             except Exception:  # a property that cannot be read yet fails its task when it runs
                 continue
-    choose_backend(task, batch_mode)
+    backend = choose_backend(task, batch_mode)
+    if backend is not None and backend not in checked_backends:
+        checked_backends.add(backend)
+        backend_class(backend)(CommandRunner()).check_settings()
 
 
 class FailedTaskProcess:
@@ -103,6 +115,7 @@ class B2Worker(LinearWorker):
         self.engine: BatchEngine | None = None
         self._watched: set[str] = set()  # running tasks luigi's own checks must look at (not batch jobs)
         self._checked_classes: set[type] = set()
+        self._checked_backends: set[str] = set()
         self._startup_error: B2CoreError | None = None
 
     def _add(self, task: Any, is_complete: Any) -> Any:
@@ -110,7 +123,7 @@ class B2Worker(LinearWorker):
         if self._phase_seen is not None and not is_complete and type(task) not in self._checked_classes:
             self._checked_classes.add(type(task))
             try:
-                check_task_class(task, self.batch_mode)
+                check_task_class(task, self.batch_mode, self._checked_backends)
             except B2CoreError as error:
                 self._startup_error = self._startup_error or error
         if self._startup_error is not None:
@@ -169,7 +182,8 @@ class B2Worker(LinearWorker):
         if backend is None:
             process = super()._create_task_process(task)
             process.__class__ = StagedTaskProcess  # same state, staged run(); keeps luigi's construction
-            self._watched.add(task.task_id)
+            if process.use_multiprocessing:  # a run in this process has ended before luigi could look at it
+                self._watched.add(task.task_id)
             return process
         process = BatchTaskProcess(task, backend, engine, self._task_result_queue, self._config.timeout)
         if process.worker_timeout:

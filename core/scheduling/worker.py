@@ -39,7 +39,9 @@ keeps every reply, with its list of running tasks, for the execution summary):
 
 Task execution (``_run_task``, ``_create_task_process``, ``_handle_next_task``,
 ``_purge_children``) is untouched, so subclasses can override ``_create_task_process`` to send
-tasks elsewhere, and ``workers=1`` still runs tasks in-process.
+tasks elsewhere, and ``workers=1`` still runs tasks in-process. With a central scheduler a task
+process checks ``complete()`` once before running, so that several steering processes sharing the
+scheduler never run one task twice (see :func:`_run_unless_done_elsewhere`).
 """
 
 from __future__ import annotations
@@ -110,12 +112,15 @@ class LinearWorker(luigi.worker.Worker):
         self._seen_elsewhere: set[tuple[str, str]] = set()
 
     def _create_task_process(self, task: luigi.Task) -> Any:
-        """luigi's task process, told which tasks this worker already ran successfully."""
+        """luigi's task process, told which tasks this worker already ran successfully; with a central
+        scheduler, one that first checks whether another steering process has finished the task meanwhile."""
         process = super()._create_task_process(task)
         process.task_completion_cache = self._run_completions
         process.check_complete = functools.partial(
             luigi.worker.check_complete_cached, completion_cache=self._run_completions
         )
+        if isinstance(self._scheduler, rpc.RemoteScheduler):
+            process.run = functools.partial(_run_unless_done_elsewhere, process, process.run)
         return process
 
     def add(self, task: luigi.Task, multiprocess: bool = False, processes: int = 0) -> bool:
@@ -212,3 +217,24 @@ class LinearWorker(luigi.worker.Worker):
             needed = min(needed, _MAX_LIMIT_OLD_PYTHON)
         if sys.getrecursionlimit() < needed:
             sys.setrecursionlimit(needed)
+
+
+def _run_unless_done_elsewhere(process: Any, run: Any) -> None:
+    """Report a task DONE instead of running it when it is already complete.
+
+    luigi's worker checks complete() of every task of a graph first and registers them one by one
+    afterwards; with 10^4 tasks the last registrations reach the central scheduler minutes after
+    the check, when another steering process may have run the task (and luigi's scheduler takes a
+    PENDING claim older than stable_done_cooldown_secs as "its output is gone"), so the task would
+    run twice. One complete() before the run closes that window.
+    """
+    task = process.task
+    try:
+        done = not luigi.worker._is_external(task) and task.complete()
+    except Exception:  # luigi's run() reports it (or the run itself fails)
+        done = False
+    if done:
+        logger.info("[pid %s] Worker %s skipped %s: complete before it ran", os.getpid(), process.worker_id, task)
+        process.result_queue.put((task.task_id, luigi.worker.DONE, "complete before it ran", [], None))
+        return
+    run()

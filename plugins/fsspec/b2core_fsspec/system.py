@@ -106,16 +106,20 @@ class FsspecSystem(RemoteFileSystem):
 
 
 def _makedirs(fs: AbstractFileSystem, folder: str) -> None:
-    """Create a folder and its parents; another job creating them at the same time is fine.
+    """Create a folder and its parents; other jobs creating some of them at the same time is fine.
 
-    Some backends check, then create (fsspec's ftp:// answers '550 File exists' to the slower of two).
+    Some backends check, then create (fsspec's ftp:// answers '550 File exists' to the slower of two
+    and stops there), so after such an answer it goes again: each time at least one more level exists.
     """
-    try:
-        fs.makedirs(folder, exist_ok=True)
-    except Exception:
-        fs.invalidate_cache(folder)  # a listing cached before the other job made it
-        if not fs.isdir(folder):
-            raise
+    for _ in range(folder.count("/")):
+        try:
+            fs.makedirs(folder, exist_ok=True)
+            return
+        except Exception:
+            fs.invalidate_cache()  # listings cached before the other job made its folder
+            if fs.isdir(folder):
+                return
+    fs.makedirs(folder, exist_ok=True)
 
 
 def _joined(root: str, path: str) -> str:

@@ -121,7 +121,8 @@ def test_two_steering_processes_never_run_a_task_twice(workflow: Path, b2core_sc
         (sum_id,) = _rpc(port, "task_list", status="DONE", upstream_status="", search="Sum(")
         graph = _rpc(port, "dep_graph", task_id=sum_id)
         assert len(graph) == min(LEAVES + 1, WEB_VIEW_LIMITS["max_graph_nodes"])
-        assert len(_rpc(port, "worker_list")) == 2
+        # a steering process that finished more than worker_disconnect_delay (60 s) ago is dropped, as by luigid
+        assert len(_rpc(port, "worker_list")) in (1, 2)
     finally:
         proc.terminate()
         proc.wait(timeout=60)

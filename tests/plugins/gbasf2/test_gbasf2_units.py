@@ -14,7 +14,7 @@ import luigi
 import pytest
 from b2core.errors import SettingsError
 from b2core.settings import set_setting
-from b2core.testing.settings_check import assert_fails_once_at_start
+from b2core.testing.settings_check import assert_fails_once_at_start, each_batch_system_place
 from b2core_gbasf2.grid import GridJob, parse_job_status, parse_proxy_info, unique_lfns
 from b2core_gbasf2.hooks import b2core_detect_backend
 from b2core_gbasf2.project import (
@@ -328,7 +328,12 @@ def _has_jinja2() -> bool:
     return True
 
 
-def test_group_without_lpn_path_in_settings_json_fails_once_at_start_naming_the_file(tmp_path: Path) -> None:
+@each_batch_system_place
+def test_group_without_lpn_path_in_settings_json_fails_once_at_start_naming_the_file(
+    tmp_path: Path, on_class: bool
+) -> None:
     """gbasf2_proxy_group other than belle without gbasf2_project_lpn_path in settings.json: one error, exit 2."""
     settings = {"batch_system": "gbasf2", "gbasf2_proxy_group": "b2core-group"}
-    assert_fails_once_at_start(tmp_path, settings, "gbasf2_proxy_group", "needs gbasf2_project_lpn_path")
+    assert_fails_once_at_start(
+        tmp_path, settings, "gbasf2_proxy_group", "needs gbasf2_project_lpn_path", on_class=on_class
+    )

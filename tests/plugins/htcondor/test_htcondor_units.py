@@ -18,7 +18,7 @@ from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
 from b2core.plugins import backend_class
 from b2core.settings import get_setting, set_setting
 from b2core.testing import ScriptedRunner
-from b2core.testing.settings_check import assert_fails_once_at_start
+from b2core.testing.settings_check import assert_fails_once_at_start, each_batch_system_place
 from b2core_htcondor.backend import (
     HTCondorBackend,
     parse_json_ads,
@@ -321,7 +321,10 @@ def test_submit_errors_are_permanent_unless_the_schedd_is_unreachable(tmp_path: 
     assert all(argv[:2] == ["condor_submit", "-terse"] for argv in runner.argvs)
 
 
-def test_reserved_htcondor_settings_in_settings_json_fail_once_at_start_naming_the_file(tmp_path: Path) -> None:
+@each_batch_system_place
+def test_reserved_htcondor_settings_in_settings_json_fail_once_at_start_naming_the_file(
+    tmp_path: Path, on_class: bool
+) -> None:
     """htcondor_settings naming 'output' (b2core writes it per job) in settings.json: one error, exit 2."""
     settings = {"batch_system": "htcondor", "htcondor_settings": {"request_memory": "2 GB", "output": "/tmp/all.out"}}
-    assert_fails_once_at_start(tmp_path, settings, "htcondor_settings", "may not set 'output'")
+    assert_fails_once_at_start(tmp_path, settings, "htcondor_settings", "may not set 'output'", on_class=on_class)

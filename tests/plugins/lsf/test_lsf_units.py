@@ -19,7 +19,7 @@ from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
 from b2core.plugins import backend_class
 from b2core.settings import set_setting
 from b2core.testing import ScriptedRunner
-from b2core.testing.settings_check import assert_fails_once_at_start
+from b2core.testing.settings_check import assert_fails_once_at_start, each_batch_system_place
 from b2core_lsf.backend import (
     LSFBackend,
     bsub_argv,
@@ -283,7 +283,8 @@ def test_parse_bjobs_commands_spells_elements_as_query_does_and_skips_finished()
     assert parse_bjobs_commands("No unfinished job found\n") is None
 
 
-def test_bad_job_slots_in_settings_json_fail_once_at_start_naming_the_file(tmp_path: Path) -> None:
+@each_batch_system_place
+def test_bad_job_slots_in_settings_json_fail_once_at_start_naming_the_file(tmp_path: Path, on_class: bool) -> None:
     """job_slots that bsub -n cannot take, in settings.json: one error naming the setting and the file, exit 2."""
     settings = {"batch_system": "lsf", "job_slots": "four"}
-    assert_fails_once_at_start(tmp_path, settings, "job_slots", "is no slot count for bsub -n")
+    assert_fails_once_at_start(tmp_path, settings, "job_slots", "is no slot count for bsub -n", on_class=on_class)

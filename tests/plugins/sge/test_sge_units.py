@@ -11,7 +11,7 @@ from b2core.batch.commands import CommandRunner
 from b2core.errors import B2CoreError, PermanentBatchError
 from b2core.plugins import backend_class
 from b2core.testing import ScriptedRunner
-from b2core.testing.settings_check import assert_fails_once_at_start
+from b2core.testing.settings_check import assert_fails_once_at_start, each_batch_system_place
 from b2core_sge.backend import SGEBackend, expand_tasks, parse_qacct, parse_qstat, parse_scripts, qsub_argv
 from sge_testkit import RECORDED
 
@@ -157,7 +157,10 @@ def test_find_reads_the_submitted_scripts_of_unfinished_tasks() -> None:
     assert parse_scripts(recorded("qstat_j_2_3.xml")) == {"2": "/tmp/sgerec/arr.sh", "3": "/tmp/sgerec/arr.sh"}
 
 
-def test_bad_sge_settings_in_settings_json_fail_once_at_start_naming_the_file(tmp_path: Path) -> None:
+@each_batch_system_place
+def test_bad_sge_settings_in_settings_json_fail_once_at_start_naming_the_file(tmp_path: Path, on_class: bool) -> None:
     """A parallel environment without slot count in settings.json: one error naming sge_settings and the file."""
     settings = {"batch_system": "sge", "sge_settings": {"queue": "all.q", "parallel_environment": "smp"}}
-    assert_fails_once_at_start(tmp_path, settings, "sge_settings", "must be a parallel environment and a slot count")
+    assert_fails_once_at_start(
+        tmp_path, settings, "sge_settings", "must be a parallel environment and a slot count", on_class=on_class
+    )

@@ -13,7 +13,7 @@ from b2core.batch.backend import JobSpec, JobState
 from b2core.batch.commands import CommandRunner
 from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
 from b2core.settings import get_setting, set_setting
-from b2core.testing.settings_check import assert_fails_once_at_start
+from b2core.testing.settings_check import assert_fails_once_at_start, each_batch_system_place
 from b2core_slurm import hooks
 from b2core_slurm.backend import (
     SlurmBackend,
@@ -469,7 +469,10 @@ def test_plugin_is_registered() -> None:
     assert [SlurmSettings] in plugin_manager().hook.b2core_settings_models()
 
 
-def test_managed_slurm_settings_in_settings_json_fail_once_at_start_naming_the_file(tmp_path: Path) -> None:
+@each_batch_system_place
+def test_managed_slurm_settings_in_settings_json_fail_once_at_start_naming_the_file(
+    tmp_path: Path, on_class: bool
+) -> None:
     """slurm_settings with 'array' in settings.json: one error naming the file, exit 2, before any task is prepared."""
     settings = {"batch_system": "slurm", "slurm_settings": {"array": "0-3"}}
-    assert_fails_once_at_start(tmp_path, settings, "slurm_settings", "'array' cannot be set")
+    assert_fails_once_at_start(tmp_path, settings, "slurm_settings", "'array' cannot be set", on_class=on_class)
