@@ -181,7 +181,8 @@ def test_killed_job_is_resubmitted_and_attempt_logs_are_kept(cheap, queue, wait,
 def test_job_killed_by_the_batch_system_is_resubmitted(cheap, queue) -> None:
     """The queue's own kill (exstat told to kill one running job) is handled like any failed attempt."""
     queue.kill_next(1)
-    run = cheap.run(env={"COUNT": "1", "DELAY": "2.5", "RESUBMIT": "1"})  # max_resubmissions as a task attribute
+    # the kill hits a job that a status query sees running: DELAY leaves a loaded machine time for one
+    run = cheap.run(env={"COUNT": "1", "DELAY": "8", "RESUBMIT": "1"})  # max_resubmissions as a task attribute
     assert run.returncode == 0, run
     assert list(queue.submissions_per_task().values()) == [2]
     assert "KILLED" in run.output
