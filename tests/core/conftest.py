@@ -4,6 +4,7 @@ example third-party plugin (tests/plugins/example_backend), pip-installed once, 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib
 import json
 import os
@@ -181,16 +182,21 @@ def _installed_from_here() -> bool:
 
 @pytest.fixture(scope="session")
 def example_backend() -> Path:
-    """Install the example plugin into the running venv with pip (kept installed; a second run reuses it)."""
-    if not _installed_from_here():
-        result = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "-e", str(PLUGIN_DIR)],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if result.returncode != 0 and not _installed_from_here():
-            pytest.fail(f"pip could not install {PLUGIN_DIR}:\n{result.stdout}\n{result.stderr}")
+    """Install the example plugin into the running venv with pip (kept installed; a second run reuses it).
+
+    Under pytest-xdist every worker asks at once: a lock in the venv lets one of them install, so no
+    worker's pip rewrites the editable install while another worker's tests import it."""
+    with open(Path(sys.prefix) / ".b2core-example-backend.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _installed_from_here():
+            result = subprocess.run(
+                [sys.executable, "-m", "pip", "install", "-q", "-e", str(PLUGIN_DIR)],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            if result.returncode != 0 and not _installed_from_here():
+                pytest.fail(f"pip could not install {PLUGIN_DIR}:\n{result.stdout}\n{result.stderr}")
     # Make the editable install importable in this process too (its .pth file is read at start-up only).
     site.addsitedir(sysconfig.get_paths()["purelib"])
     importlib.invalidate_caches()
