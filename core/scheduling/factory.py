@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from b2core.scheduling.linear_worker import LinearWorker
 from b2core.scheduling.scheduler import LinearScheduler
-from b2core.scheduling.worker import LinearWorker
 from luigi import rpc
 
 
