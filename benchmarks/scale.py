@@ -34,6 +34,7 @@ LOCAL = [  # scenario, N, engines
     ("fan-in", 100_000, ("b2core",)),  # a second b2core run: the machine is shared, one run can be unlucky
     ("chain", 1_000, ("b2core", "base")),
     ("chain", 10_000, ("b2core", "base")),
+    ("chain", 100_000, ("b2core",)),
     ("diamond", 1_000, ("b2core", "base")),
     ("diamond", 10_000, ("b2core", "base")),
 ]
@@ -154,6 +155,19 @@ def _verdict(rows: list[Any]) -> str:
     )
 
 
+def _linearity(rows: list[Any]) -> str:
+    """CPU time ratio of each scenario's run to its run with a tenth of the tasks (issue 17: at most 11)."""
+    cpu = {}
+    for scenario, n, res in rows:
+        cpu.setdefault((scenario, n), res.get("b2core", {}).get("cpu", float("nan")))
+    ratios = [
+        f"{scenario} {n // 10:,} -> {n:,}: {value / cpu[(scenario, n // 10)]:.1f}"
+        for (scenario, n), value in cpu.items()
+        if (scenario, n // 10) in cpu
+    ]
+    return "b2core CPU time for 10x the tasks (issue 17: at most 11): " + "; ".join(ratios) + "." if ratios else ""
+
+
 def write_docs(rows: list[Any], base: str | None = None) -> None:
     """Replace the text between the scale markers of docs/benchmarks.md."""
     base_commit = _commit_of(base)
@@ -179,7 +193,7 @@ def write_docs(rows: list[Any], base: str | None = None) -> None:
             f"| {_fmt(o.get('seconds', nan))} | {_fmt(oc)} | {_fmt(o.get('rss_mb', nan), 0)} | {_fmt(oc / bc)} "
             f"| {_fmt(lc)} | {_fmt(lc / bc)} |"
         )
-    lines += ["", _verdict(rows), "", *WHERE_THE_TIME_GOES]
+    lines += ["", _verdict(rows), "", _linearity(rows), "", *WHERE_THE_TIME_GOES]
     write_section("scale", "\n".join(lines))
 
 
