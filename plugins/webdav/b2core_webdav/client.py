@@ -81,7 +81,7 @@ class Client:
                 return self._send_file(connection, method, target, headers, upload, url, sink)
             if upload is not None:
                 with open(upload, "rb") as stream:
-                    body = stream.read()  # one send() for headers and body: no Nagle / delayed-ACK stall
+                    body = stream.read()  # bytes get a Content-Length; a file object would be sent chunked
             connection.request(method, target, body=body, headers=headers)
             return _read(connection.getresponse(), url, sink)
         except BaseException:
