@@ -12,7 +12,7 @@ import json
 import os
 import threading
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,17 @@ def find_setting_source(key: str, task: Any = None) -> str | None:
     """Name where a setting comes from, for error messages and `b2core status`."""
     found, _, source = _lookup(key, task)
     return source if found else None
+
+
+def check_given_setting(key: str, check: Callable[[Any, str], object], *read_with: str) -> None:
+    """check(value, "From <source>") when a settings file, variable or set_setting gives the global setting
+    key (or one of read_with, which the check reads too): a backend's check_settings then fails once at
+    start naming where the mistake is; values left at their defaults are not checked."""
+    for name in (key, *read_with):
+        source = find_setting_source(name)
+        if source is not None:
+            check(get_setting(key), f"From {source}")
+            return
 
 
 def _lookup(key: str, task: Any) -> tuple[bool, Any, str]:
