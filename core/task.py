@@ -333,8 +333,6 @@ class Task(luigi.Task, metaclass=TaskRegister):
         return _paths_by_name(pairs, lambda target: staging.input_path(target, staging.scratch_dir, copy_local=True))
 
     def _scratch_dir(self) -> str:
-        from b2core.settings import get_setting
-
         return get_setting("scratch_dir", task=self)
 
     def _select(self, paths: dict[str, list[str]], key: str | None) -> dict[str, list[str]] | list[str]:
