@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import itertools
 from pathlib import Path
 
 import b2core as b2luigi
@@ -429,3 +431,65 @@ def test_repr_is_luigis() -> None:
     task = ReprShown(number=3)
     assert repr(task) == str(task) == luigi.Task.__repr__(task)
     assert repr(task) == 'ReprShown(number=3, items=[1, 2], options={"k": [1]})'
+
+
+class EveryKind(b2luigi.Task):
+    """Parameters of each kind luigi normalises or serialises differently, for the instantiation checks."""
+
+    number = b2luigi.IntParameter()
+    text = b2luigi.Parameter(default='ünï/cödé "q"')
+    items = b2luigi.ListParameter(default=[3, [1, 2]])
+    options = b2luigi.DictParameter(default={"b": 1, "a": [2]})
+    day = b2luigi.DateParameter(default=datetime.date(2024, 2, 29))
+    flag = b2luigi.BoolParameter(default=False)
+    maybe = b2luigi.OptionalIntParameter(default=None)
+    quiet = b2luigi.Parameter(default="q", significant=False)
+    private = b2luigi.Parameter(default="p", visibility=luigi.parameter.ParameterVisibility.PRIVATE)
+    hidden = b2luigi.Parameter(default="h", visibility=luigi.parameter.ParameterVisibility.HIDDEN)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"number": 1},
+        {"number": 2, "text": "x" * 40, "items": [1, "2", {"k": "v"}], "flag": True, "maybe": 4},
+        {"number": 3, "options": {"z": {"y": [1]}}, "day": datetime.date(2000, 1, 1), "quiet": "loud"},
+    ],
+)
+def test_instances_are_luigis(kwargs: dict) -> None:
+    """b2core's instantiation gives what luigi's Task.__init__ and get_param_values give: values, attributes, id."""
+    task = EveryKind(**kwargs)
+    params = EveryKind.get_params()
+    assert list(task.param_kwargs.items()) == luigi.Task.get_param_values.__func__(EveryKind, params, (), kwargs)
+    shown = luigi.Task.to_str_params(task, only_significant=True, only_public=True)
+    assert task.task_id == luigi.task.task_id_str("EveryKind", shown)
+    assert hash(task) == hash(task.task_id)
+    by_luigi = object.__new__(EveryKind)
+    luigi.Task.__init__(by_luigi, **kwargs)
+    assert vars(by_luigi) == vars(task)
+    for only_significant, only_public in itertools.product((False, True), repeat=2):
+        assert task.to_str_params(only_significant, only_public) == luigi.Task.to_str_params(
+            task, only_significant, only_public
+        )
+    assert EveryKind(**kwargs) is task is EveryKind(*[kwargs.pop("number")], **kwargs)
+
+
+def test_instantiation_errors_and_warnings_are_luigis() -> None:
+    """Unknown or missing parameters raise luigi's errors; config defaults apply and unused options warn."""
+    with pytest.raises(luigi.parameter.UnknownParameterException, match=r"EveryKind\[.*unknown parameter colour"):
+        EveryKind(number=1, colour="red")
+    with pytest.raises(luigi.parameter.MissingParameterException, match="requires the 'number' parameter"):
+        EveryKind(text="t")
+    with pytest.warns(luigi.parameter.OptionalParameterTypeWarning):
+        EveryKind(number=5, maybe="five")
+    config = luigi.configuration.get_config()
+    config.add_section("EveryKind")
+    try:
+        config.set("EveryKind", "text", "from-config")
+        config.set("EveryKind", "unused_option", "1")
+        with pytest.warns(luigi.parameter.UnconsumedParameterWarning, match="unused_option"):
+            task = EveryKind(number=6)
+        assert task.text == "from-config"
+    finally:
+        config.remove_section("EveryKind")
+    assert EveryKind(number=6).text != "from-config"  # a default is not remembered across config changes
