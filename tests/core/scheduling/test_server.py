@@ -127,12 +127,15 @@ def test_two_steering_processes_never_run_a_task_twice(workflow: Path, b2core_sc
     proc, port = b2core_scheduler()
     try:
         command = _steering_command(port)
-        steering = [
-            subprocess.Popen(command, cwd=workflow, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            for _ in range(2)
-        ]
-        outputs = [p.communicate(timeout=600 + LEAVES * 0.1)[0] for p in steering]
-        assert [p.returncode for p in steering] == [0, 0], outputs
+        # output to files: a pipe read only after the first process ended would hold the second one still
+        logs = [workflow.parent / f"steering{i}.log" for i in range(2)]
+        steering = []
+        for log in logs:
+            with open(log, "w") as out:
+                steering.append(subprocess.Popen(command, cwd=workflow, stdout=out, stderr=subprocess.STDOUT))
+        for p in steering:
+            p.wait(timeout=600 + LEAVES * 0.1)
+        assert [p.returncode for p in steering] == [0, 0], [log.read_text()[-5_000:] for log in logs]
         runs = [line.rsplit(" ", 1) for line in (workflow / "runlog.txt").read_text().splitlines()]
         counts = collections.Counter(name for name, _ in runs)
         assert counts == collections.Counter({f"Leaf {i}": 1 for i in range(LEAVES)} | {"Sum": 1})
