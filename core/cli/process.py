@@ -16,9 +16,8 @@ from b2core.output_owners import checking_output_owners
 from b2core.processes import Terminated, sigterm_as_interrupt
 from b2core.settings import fixed_settings
 from b2core.settings_models import validate_all_sources
-from b2core.task import flatten_targets
+from b2core.task import flatten, flatten_targets
 from b2core.workflow import with_branch_flags
-from luigi.task import flatten
 
 _called = False
 
