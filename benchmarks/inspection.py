@@ -73,8 +73,7 @@ TARGETS = {"--show-output": 5.0, "--dry-run": 5.0, "status": 2.0}
 
 def prepare(folder: Path, n: int) -> None:
     """A finished fan-in of n leaves for b2core and for luigi, and a job store of n records."""
-    from b2core.batch.jobstore import JobRecord, JobStore
-    from b2core.batch.process import store_path
+    from b2core.batch.jobstore import JobRecord, JobStore, store_path
     from workloads import make_workload, prepare_complete
 
     (folder / "steer.py").write_text(STEERING.format(benchmarks=str(HERE), n=n))

@@ -219,7 +219,7 @@ DOES = {  # what each side does per file, for the table
     (
         "webdav",
         "b2core",
-    ): "PUT to a temporary name + MOVE; GET; one keep-alive connection (no digest offered)",
+    ): "PUT to a temporary name + MOVE; GET; http.client, one keep-alive connection (no digest offered)",
     ("webdav", "curl"): "one curl process for all files, one connection: PUT / GET to the final name",
     ("webdav", "curl PUT + MOVE"): "one curl process, one connection: PUT to a temporary name + MOVE, as b2core",
 }

@@ -9,8 +9,8 @@ from typing import Any
 import luigi
 from b2core.batch.commands import CommandRunner
 from b2core.batch.engine import BatchEngine
-from b2core.batch.jobstore import JobStore
-from b2core.batch.process import BatchTaskProcess, store_path
+from b2core.batch.job_process import BatchTaskProcess
+from b2core.batch.jobstore import JobStore, store_path
 from b2core.batch.settle import settle_unwatched
 from b2core.errors import B2CoreError
 from b2core.execution import StagedTaskProcess

@@ -63,21 +63,25 @@ write_server() {
     cat >"$BASE/server.py" <<'EOF'
 """wsgidav on cheroot over HTTPS; TLS requires a client certificate (proxies allowed) of the test CA.
 
-Usage: server.py BASE PORT [--digests]; --digests answers RFC 3230 Want-Digest: adler32 on HEAD and
-GET as dCache does (wsgidav itself offers no digests).
+Usage: server.py BASE PORT [--digests | --wrong-digests] [--redirect-to URL]
+  --digests        answer RFC 3230 Want-Digest: adler32 on HEAD and GET as dCache does (wsgidav offers none)
+  --wrong-digests  the same, but a wrong adler32: a file that changed on its way, for the clients' error
+  --redirect-to    answer GET and PUT with 307 to the same path on URL, as a dCache door sends the data to
+                   a pool (run a second server on the same BASE as the pool), before any "100 Continue";
+                   other requests served here
 """
 import os
 import ssl
 import sys
 import zlib
 
-from cheroot import wsgi
+from cheroot import server as http_server, wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 
-def with_digests(app, root):
-    """Add 'Digest: adler32=...' of the file on disk to HEAD and GET answers that asked for it."""
+def with_digests(app, root, wrong):
+    """Add 'Digest: adler32=...' of the file on disk (or a wrong one) to HEAD and GET answers that asked for it."""
     def answer(environ, start_response):
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
         local = os.path.normpath(os.path.join(root, path.lstrip("/")))
@@ -91,10 +95,32 @@ def with_digests(app, root):
             while chunk := stream.read(1 << 20):
                 value = zlib.adler32(chunk, value)
 
+        value = value ^ 1 if wrong else value
+
         def start(status, headers, exc_info=None):
             return start_response(status, [*headers, ("Digest", f"adler32={value:08x}")], exc_info)
 
         return app(environ, start)
+
+    return answer
+
+
+class DecidingFirst(http_server.HeaderReader):
+    """Hide Expect from cheroot, which answers "100 Continue" at once: a dCache door decides first."""
+
+    def _allow_header(self, key_name):
+        return key_name.strip().lower() != b"expect"
+
+
+def redirecting(app, pool):
+    """Send GET and PUT to the pool with 307 (before reading a body), serve everything else."""
+    def answer(environ, start_response):
+        if environ["REQUEST_METHOD"] not in ("GET", "PUT"):
+            return app(environ, start_response)
+        environ["wsgi.input"].remaining = 0  # answer now, unread body and all, and close, as dCache's door
+        headers = [("Location", pool + environ["REQUEST_URI"]), ("Content-Length", "0"), ("Connection", "close")]
+        start_response("307 Temporary Redirect", headers)
+        return [b""]
 
     return answer
 
@@ -111,8 +137,12 @@ adapter = BuiltinSSLAdapter(f"{base}/pki/host.pem", f"{base}/pki/host.key")
 adapter.context.verify_mode = ssl.CERT_REQUIRED
 adapter.context.verify_flags |= ssl.VERIFY_ALLOW_PROXY_CERTS
 adapter.context.load_verify_locations(capath=f"{base}/pki/certificates")
-if "--digests" in sys.argv[3:]:
-    app = with_digests(app, os.path.realpath(f"{base}/data"))
+options = sys.argv[3:]
+if "--digests" in options or "--wrong-digests" in options:
+    app = with_digests(app, os.path.realpath(f"{base}/data"), wrong="--wrong-digests" in options)
+if "--redirect-to" in options:
+    app = redirecting(app, options[options.index("--redirect-to") + 1])
+    http_server.HTTPRequest.header_reader = DecidingFirst()
 server = wsgi.Server(("127.0.0.1", port), app, numthreads=8)
 server.ssl_adapter = adapter
 server.safe_start()

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from b2core.batch.backend import JobSpec
+from b2core.batch.wrapper import this_workflow
 from b2core.paths import map_folder
 from b2core.settings import get_setting
 
@@ -55,7 +56,8 @@ def task_of_submitted_script(script: Path, index: int | None = None) -> str | No
     """The task id a submitted script (array element `index`, or a single task's script) runs, if known.
 
     Single tasks are submitted from their task file folder, arrays from a submission folder holding
-    array.sh; either way the wrapper's folder has the task.json the core wrote before submitting.
+    array.sh; either way the wrapper's folder has the task.json the core wrote before submitting, which
+    names the workflow: a job of another workflow (another log_dir) is never taken for this one's.
     """
     folder = script.parent
     wrapper = folder / "executable_wrapper.sh"
@@ -69,9 +71,12 @@ def task_of_submitted_script(script: Path, index: int | None = None) -> str | No
             return None
         wrapper = Path(shlex.split(wrappers[index])[0])
     try:
-        return json.loads((wrapper.parent / "task.json").read_text())["task_id"]
-    except (OSError, ValueError, KeyError):
+        spec = json.loads((wrapper.parent / "task.json").read_text())
+    except (OSError, ValueError):
         return None
+    if not isinstance(spec, dict) or spec.get("workflow") != this_workflow():
+        return None  # another workflow's job: its tasks may have the same ids
+    return spec.get("task_id")
 
 
 def find_lost_submissions(

@@ -13,6 +13,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from b2core.errors import WorkflowStateError
+from b2core.paths import workflow_state_dir
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -149,6 +150,11 @@ class JobStore:
         """Every attempt of a task, oldest first."""
         rows = self._db.execute("SELECT * FROM jobs WHERE task_id = ? ORDER BY attempt", (task_id,)).fetchall()
         return [JobRecord(*row) for row in rows]
+
+
+def store_path(log_dir: str) -> Path:
+    """The job store of a workflow, inside its log folder."""
+    return workflow_state_dir(log_dir) / "jobs.sqlite"
 
 
 def _open(path: Path) -> sqlite3.Connection:

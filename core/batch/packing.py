@@ -34,6 +34,7 @@ from b2core.batch.wrapper import (
     job_command,
     render_wrapper,
     task_spec,
+    this_workflow,
     wrapped_command,
     write_executable,
     write_wrapper,
@@ -256,7 +257,8 @@ def write_pack(backend: str, specs: list[JobSpec]) -> JobSpec:
     ]
     cores = get_setting("cores_per_job", task=first.task)
     manifest.write_text(json.dumps({"cores": cores, "tasks": entries}))
-    (folder / "task.json").write_text(json.dumps({"task_id": pack_id}))  # how find() maps a job back
+    # how find() maps a job back to its pack, and to this workflow
+    (folder / "task.json").write_text(json.dumps({"task_id": pack_id, "workflow": this_workflow()}))
     wrapper = folder / "executable_wrapper.sh"
     write_executable(wrapper, pack_wrapper(first.task, pack_id, manifest))
     families = {spec.family for spec in specs}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from b2core.hookspecs import JobCommand
-from b2core.paths import log_file_dir, map_folder, script_dir, task_file_dir
+from b2core.paths import log_file_dir, map_folder, script_dir, task_file_dir, workflow_state_dir
 from b2core.settings import get_setting
 
 _VARIABLE = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
@@ -51,11 +51,16 @@ def task_spec(task: Any) -> dict[str, Any]:
     }
 
 
+def this_workflow() -> str:
+    """The workflow a submission belongs to (its state folder): another workflow may have equal task ids."""
+    return str(workflow_state_dir(map_folder(get_setting("log_dir"))).resolve())
+
+
 def write_task_spec(task: Any) -> Path:
-    """Record the task's spec in its task folder, where its job finds it."""
+    """Record the task's spec in its task folder, where its job finds it (and find() the workflow)."""
     path = task_spec_path(task)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(path, json.dumps(task_spec(task)))
+    _write_atomically(path, json.dumps({**task_spec(task), "workflow": this_workflow()}))
     return path
 
 

@@ -155,8 +155,7 @@ def _plugins(args: argparse.Namespace, extra: list[str]) -> int:
 
 def _status(args: argparse.Namespace, extra: list[str]) -> int:
     """Print the newest job record of every task in a workflow's job store, and counts per state."""
-    from b2core.batch.jobstore import JobStore
-    from b2core.batch.process import store_path
+    from b2core.batch.jobstore import JobStore, store_path
 
     if args.log_dir is not None:
         log_dir = Path(args.log_dir)

@@ -144,8 +144,7 @@ def check_at_start() -> None:
 
 def check_job_store(log_dir: str) -> None:
     """A damaged or unwritable job store fails the run at start, naming the file, not task by task."""
-    from b2core.batch.jobstore import JobStore
-    from b2core.batch.process import store_path
+    from b2core.batch.jobstore import JobStore, store_path
 
     JobStore(store_path(log_dir)).close()
 

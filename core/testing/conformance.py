@@ -304,10 +304,10 @@ class Cluster(ABC):
         )
 
     def start(self, script: Path, *args: str) -> subprocess.Popen[str]:
-        """Start a steering script in the background (for Ctrl-C and kill scenarios)."""
+        """Start a steering script in the background (for Ctrl-C and kill scenarios), in its own folder."""
         process = subprocess.Popen(
             [sys.executable, str(script), "--batch", *args],
-            cwd=self.folder,
+            cwd=script.parent,
             env=self.env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -316,9 +316,10 @@ class Cluster(ABC):
         self.processes.append(process)
         return process
 
-    def job_store(self) -> list[dict[str, Any]]:
-        """Every row of the run's job store, ordered by task and attempt; [] before it has its schema."""
-        path = self.folder / "logs" / ".b2core" / "jobs.sqlite"
+    def job_store(self, folder: Path | None = None) -> list[dict[str, Any]]:
+        """Every row of the run's job store (or of the run in `folder`), ordered by task and attempt;
+        [] before it has its schema."""
+        path = (folder or self.folder) / "logs" / ".b2core" / "jobs.sqlite"
         if not path.exists():
             return []
         db = sqlite3.connect(str(path), timeout=30)
@@ -542,6 +543,36 @@ class BackendConformance(PackingConformance):
         assert len(records) == count + 1 and {job["attempt"] for job in records} == {1}
         assert sorted(job["job_id"] for job in records if job["family"] == "Part") == ids
         assert cluster.count(cluster.submit_tool) == 2, "the lost group and the whole, nothing twice"
+
+    def test_restart_after_a_lost_submission_never_takes_another_workflows_jobs(self, cluster: Cluster) -> None:
+        """The same workflow in a second folder submits after a lost submission of the first, with the same
+        task ids and job name: the restart re-attaches to its own jobs only, and both runs finish."""
+        count = self.in_flight // 2
+        script = cluster.releasable(count)
+        neighbour_folder = cluster.folder / "neighbour"
+        neighbour_folder.mkdir()
+        neighbour_script = neighbour_folder / script.name
+        neighbour_script.write_text(script.read_text())
+        self._kill_right_after_submission(cluster, script, count)
+        own = sorted(cluster.active_ids())
+        neighbour = cluster.start(neighbour_script)  # its jobs are newer than the lost ones
+
+        def neighbour_submitted() -> set[str] | None:
+            ids = {job["job_id"] for job in cluster.job_store(neighbour_folder) if job["job_id"]}
+            return ids if len(ids) == count else None
+
+        neighbour_jobs = cluster.wait_for(
+            neighbour_submitted, self.timeout, f"the neighbour workflow's {count} jobs in its job store"
+        )
+        assert len(own) == count and not neighbour_jobs & set(own)
+        assert sorted(self._restart_and_release(cluster, script, count)) == own
+        (neighbour_folder / "release").touch()
+        stdout, stderr = neighbour.communicate(timeout=self.timeout)
+        assert neighbour.returncode == 0, (stdout + stderr)[-5000:]
+        assert (neighbour_folder / "whole.txt").read_text() == f"{sum(range(count))}\n"
+        assert {job["job_id"] for job in cluster.job_store(neighbour_folder) if job["family"] == "Part"} == (
+            neighbour_jobs
+        )
 
     def test_restart_after_kill_right_after_a_pack_submission_finds_the_packs(self, cluster: Cluster) -> None:
         """As above with tasks_per_job=4: the submit command of two packs answered, the steering process died

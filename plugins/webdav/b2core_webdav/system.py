@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
-import shutil
 import ssl
+import threading
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping
 from urllib.parse import quote, unquote, urlsplit
 
-import requests
-import requests.adapters
-import urllib3.exceptions
+import certifi
 from b2core.errors import PermanentRemoteError, SettingsError, TransientRemoteError
 from b2core.remote import RemoteFileSystem, RemoteStat, RemoteTarget
 from b2core.settings import get_setting
 from b2core.settings_models import register_settings_model
 
+from b2core_webdav.client import REDIRECTS, Answer, Client
 from b2core_webdav.settings import WebDAVSettings
 
-CHUNK = 1024 * 1024  # upload pieces
-DOWNLOAD_CHUNK = 4 * 1024 * 1024
-TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504, 507}
+# 5xx answers and a redirect chain that never ended are worth another attempt; other failures are final
+TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504, 507} | REDIRECTS
 DAV = "{DAV:}"
 # TLS failures that mean a refused or untrusted certificate (final), not a broken connection (retried)
-CREDENTIAL_PROBLEM = re.compile(r"CERTIFICATE|UNKNOWN_CA|HANDSHAKE_FAILURE|ACCESS_DENIED|KEY_VALUES_MISMATCH")
-PROPFIND_BODY = '<?xml version="1.0"?><propfind xmlns="DAV:"><prop><resourcetype/><getcontentlength/></prop></propfind>'
+CREDENTIAL_PROBLEM = re.compile(r"CERTIFICATE|UNKNOWN_CA|HANDSHAKE_FAILURE|ACCESS_DENIED|KEY_VALUES_MISMATCH|PEM")
+PROPFIND_BODY = (
+    b'<?xml version="1.0"?><propfind xmlns="DAV:"><prop><resourcetype/><getcontentlength/></prop></propfind>'
+)
 
 register_settings_model(WebDAVSettings)  # its settings work even when the plugin hooks were not loaded
 
@@ -58,10 +59,10 @@ class WebDAVSystem(RemoteFileSystem):
             base = "https://" + base[len("davs://") :]
         return f"{base}/{path.lstrip('/')}"
 
-    def _session(self) -> tuple[requests.Session, dict[str, dict[str, str]]]:
-        """This process's session and each door's proxies: a forked worker must not share TLS connections."""
-        pid, session, proxies = self.__dict__.get("_http", (None, None, {}))
-        if pid != os.getpid():
+    def _client(self) -> Client:
+        """This thread's client: connections are not thread-safe, and a forked worker must not share them."""
+        local = self.__dict__.setdefault("_http", threading.local())
+        if getattr(local, "pid", None) != os.getpid():
             proxy = credential("X509_USER_PROXY")
             if proxy is None:
                 raise SettingsError(
@@ -73,47 +74,40 @@ class WebDAVSystem(RemoteFileSystem):
             cert_dir = credential("X509_CERT_DIR")
             if cert_dir is not None and not os.path.isdir(cert_dir):
                 raise SettingsError(f"X509_CERT_DIR names {cert_dir}, which is not a folder")
-            session = requests.Session()
-            session.cert = proxy
-            # the environment is read here once: requests would scan it again for every request
-            # (proxies, CA bundle), which cost a third of the client's CPU time per small file
-            session.trust_env = False
-            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-            proxies = {door: requests.utils.get_environ_proxies(self.url("", door)) for door in self.doors}
-            session.mount("https://", _GridCAAdapter(cert_dir))
-            self.__dict__["_http"] = (os.getpid(), session, proxies)
-        return session, proxies
+            local.pid, local.client = os.getpid(), Client(tls_context(proxy, cert_dir), get_setting("webdav_timeout"))
+        return local.client
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled (into a batch job) without connections: the job opens its own."""
+        return {name: value for name, value in self.__dict__.items() if name != "_http"}
 
     def _request(
         self, method: str, door: str, path: str, action: str, expect: tuple[int, ...], **kwargs: object
-    ) -> requests.Response:
-        """One request; network trouble and 5xx answers are transient, other failures permanent."""
+    ) -> Answer:
+        """One request (redirects followed); network trouble and 5xx answers are transient, other failures permanent."""
         url = quote(self.url(path, door), safe=":/=@+,~")
-        session, proxies = self._session()
         try:
-            response = session.request(
-                method, url, timeout=get_setting("webdav_timeout"), proxies=proxies[door], **kwargs
-            )
-        except requests.exceptions.SSLError as error:
+            answer = self._client().request(method, url, **kwargs)
+        except ssl.SSLError as error:
             # a refused client certificate shows as an alert, or (TLS 1.3) as the server hanging up
             checked = f"X509_USER_PROXY={credential('X509_USER_PROXY')}, X509_CERT_DIR={credential('X509_CERT_DIR')}"
             words = f"TLS failed: {_reason(error)} (check the credentials: {checked})"
             error_class = PermanentRemoteError if CREDENTIAL_PROBLEM.search(str(error)) else TransientRemoteError
             raise error_class(self.url(path, door), action, words) from None
-        except requests.exceptions.RequestException as error:
+        except (OSError, http.client.HTTPException) as error:
             raise TransientRemoteError(self.url(path, door), action, _reason(error)) from None
-        if response.status_code in expect:
-            return response
-        status = f"{response.status_code} {response.reason}"
-        words = f"HTTP {status}: {_text_of(response).replace(status, '').strip() or '(no text)'}"
-        error_class = TransientRemoteError if response.status_code in TRANSIENT_STATUS else PermanentRemoteError
+        if answer.status in expect:
+            return answer
+        status = f"{answer.status} {answer.reason}"
+        words = f"HTTP {status}: {_text_of(answer).replace(status, '').strip() or '(no text)'}"
+        if answer.url != url:
+            words += f" (from {answer.url})"
+        error_class = TransientRemoteError if answer.status in TRANSIENT_STATUS else PermanentRemoteError
         raise error_class(self.url(path, door), action, words)
 
     def _propfind(self, door: str, path: str, depth: str, action: str) -> ElementTree.Element | None:
-        response = self._request(
-            "PROPFIND", door, path, action, (207, 404), data=PROPFIND_BODY, headers={"Depth": depth}
-        )
-        return None if response.status_code == 404 else ElementTree.fromstring(response.content)
+        answer = self._request("PROPFIND", door, path, action, (207, 404), body=PROPFIND_BODY, headers={"Depth": depth})
+        return None if answer.status == 404 else ElementTree.fromstring(answer.body)
 
     def _stat(self, door: str, path: str) -> RemoteStat | None:
         answer = self._propfind(door, path, "0", "check")
@@ -125,23 +119,15 @@ class WebDAVSystem(RemoteFileSystem):
         return RemoteStat(size=int(length or 0), is_dir=is_dir)
 
     def _upload(self, door: str, local_path: str, path: str) -> None:
-        with open(local_path, "rb") as stream:
-            response = self._request("PUT", door, path, "upload to", (200, 201, 204, 409), data=stream)
-        if response.status_code == 409:  # the folder is missing: create it (as XRootD does), then again
+        answer = self._request("PUT", door, path, "upload to", (200, 201, 204, 409), upload=local_path)
+        if answer.status == 409:  # the folder is missing: create it (as XRootD does), then again
             self._mkdir(door, os.path.dirname(path))
-            with open(local_path, "rb") as stream:
-                self._request("PUT", door, path, "upload to", (200, 201, 204), data=stream)
+            self._request("PUT", door, path, "upload to", (200, 201, 204), upload=local_path)
 
     def _download(self, door: str, path: str, local_path: str) -> None:
-        # the body as sent (identity: nothing to decode), copied in large pieces: requests' iter_content
-        # costs twice the CPU time of curl for a large file
-        headers = {"Accept-Encoding": "identity"}
-        response = self._request("GET", door, path, "download", (200,), stream=True, headers=headers)
-        with response, open(local_path, "wb") as stream:
-            try:
-                shutil.copyfileobj(response.raw, stream, DOWNLOAD_CHUNK)
-            except (OSError, urllib3.exceptions.HTTPError) as error:  # the connection broke off
-                raise TransientRemoteError(self.url(path, door), "download", _reason(error)) from None
+        # the body as sent (identity: nothing to decode), copied in large pieces into the file
+        with open(local_path, "wb") as stream:
+            self._request("GET", door, path, "download", (200,), headers={"Accept-Encoding": "identity"}, sink=stream)
 
     def _rename(self, door: str, path: str, dest: str) -> None:
         headers = {"Destination": quote(self.url(dest, door), safe=":/=@+,~"), "Overwrite": "T"}
@@ -151,8 +137,8 @@ class WebDAVSystem(RemoteFileSystem):
         path = path.rstrip("/")
         if not path:
             return
-        response = self._request("MKCOL", door, path + "/", "create the folder", (201, 405, 409))
-        if response.status_code == 409:  # a parent is missing: create it, then this one
+        answer = self._request("MKCOL", door, path + "/", "create the folder", (201, 405, 409))
+        if answer.status == 409:  # a parent is missing: create it, then this one
             self._mkdir(door, os.path.dirname(path))
             self._request("MKCOL", door, path + "/", "create the folder", (201, 405))
 
@@ -175,39 +161,32 @@ class WebDAVSystem(RemoteFileSystem):
         return names
 
     def _checksum(self, door: str, path: str) -> str | None:
-        response = self._request("HEAD", door, path, "checksum", (200,), headers={"Want-Digest": "adler32"})
-        return digest_from_headers(response.headers, "adler32")
+        answer = self._request("HEAD", door, path, "checksum", (200,), headers={"Want-Digest": "adler32"})
+        return digest_from_headers(answer.headers, "adler32")
+
+
+def tls_context(proxy: str, cert_dir: str | None) -> ssl.SSLContext:
+    """The proxy as client certificate; trusted: the CA bundle (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or certifi's,
+    as requests chose it) and the grid CAs of X509_CERT_DIR, both at once."""
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    context = ssl.create_default_context(**{"capath" if os.path.isdir(bundle) else "cafile": bundle})
+    if cert_dir is not None:
+        context.load_verify_locations(capath=cert_dir)
+    context.load_cert_chain(proxy)
+    return context
 
 
 def _reason(error: Exception) -> str:
-    """The innermost words of a requests error: OpenSSL's or the socket's."""
-    text = str(error)
+    """The innermost words of an error: OpenSSL's or the socket's."""
+    text = str(error) or type(error).__name__
     found = re.search(r"\[(?:SSL: |Errno )[^\]]+\][^'\"()]*", text)
     return found.group(0).strip() if found else text
 
 
-def _text_of(response: requests.Response) -> str:
+def _text_of(answer: Answer) -> str:
     """The server's own words: the body without markup, shortened."""
-    text = re.sub(r"<[^>]+>", " ", response.text or "")
+    text = re.sub(r"<[^>]+>", " ", answer.body.decode("utf-8", "replace"))
     return " ".join(text.split())[:300]
-
-
-class _GridCAAdapter(requests.adapters.HTTPAdapter):
-    """Trust the grid CAs of X509_CERT_DIR (if given) in addition to requests' bundle (REQUESTS_CA_BUNDLE or certifi).
-
-    requests alone takes one or the other; one SSL context with both avoids copying certificates
-    around. Uploads are sent in CHUNK-sized pieces (urllib3's default of 16 kB costs CPU per piece).
-    """
-
-    def __init__(self, cert_dir: str | None) -> None:
-        self.cert_dir = cert_dir
-        super().__init__()
-
-    def init_poolmanager(self, *args: object, **kwargs: object) -> None:
-        if self.cert_dir is not None:
-            kwargs["ssl_context"] = ssl.create_default_context(capath=self.cert_dir)
-        kwargs["blocksize"] = CHUNK
-        super().init_poolmanager(*args, **kwargs)
 
 
 class WebDAVTarget(RemoteTarget):

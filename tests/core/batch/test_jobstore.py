@@ -63,8 +63,7 @@ def test_status_shows_the_newest_attempt_of_each_task_by_family(tmp_path: Path) 
     """Two attempts of one task: only the second is listed, with its exit code; rows ordered by family, then id."""
     import subprocess
 
-    from b2core.batch.jobstore import JobRecord, JobStore
-    from b2core.batch.process import store_path
+    from b2core.batch.jobstore import JobRecord, JobStore, store_path
 
     store = JobStore(store_path(str(tmp_path)))
     store.upsert_many(

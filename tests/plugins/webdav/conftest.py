@@ -31,38 +31,61 @@ def protocol(webdav_server: str) -> Protocol:
     return Protocol(imports=IMPORTS, server=webdav_server, settings=settings)
 
 
-def start_private_server(digests: bool = False) -> tuple[PrivateServer, Path]:
-    """A private WebDAV server (the shared one's program and credentials) and its data folder."""
-    folder = Path(tempfile.mkdtemp(prefix="b2core-private-webdav-"))
-    (folder / "data").mkdir()
-    (folder / "pki").symlink_to(PKI)
+def start_private_server(*options: str, folder: Path | None = None) -> tuple[PrivateServer, Path]:
+    """A private WebDAV server (the shared one's program and credentials, server.py's options) and its folder.
+
+    Given a folder, it serves that one's data (a second server on the same files, as a dCache pool).
+    """
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="b2core-private-webdav-"))
+        (folder / "data").mkdir()
+        (folder / "pki").symlink_to(PKI)
     port = free_port()
     url = f"https://localhost:{port}"
     answers = ["curl", "-sf", "-X", "PROPFIND", "-H", "Depth: 0", "--cert", str(PKI / "x509up")]
     answers += ["--capath", str(PKI / "certificates"), f"{url}/", "-o", os.devnull]
-    argv = [str(BASE / "venv/bin/python"), str(BASE / "server.py"), str(folder), str(port)]
+    argv = [str(BASE / "venv/bin/python"), str(BASE / "server.py"), str(folder), str(port), *options]
     server = launch(
-        argv + (["--digests"] if digests else []),
+        argv,
         url,
         lambda: subprocess.run(answers, capture_output=True).returncode == 0,
-        folder / "server.log",
+        folder / f"server-{port}.log",
     )
     return server, folder
 
 
-@pytest.fixture
-def private_server(webdav_server: str) -> Iterator[PrivateServer]:
-    """A second, private WebDAV server, stopped afterwards."""
-    server, folder = start_private_server()
-    yield server
+def served(*options: str) -> Iterator[tuple[PrivateServer, Path]]:
+    """A private server with server.py's options and its data folder, for the test; stopped and removed after."""
+    server, folder = start_private_server(*options)
+    yield server, folder / "data"
     server.stop()
     shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
+def private_server(webdav_server: str) -> Iterator[PrivateServer]:
+    """A second, private WebDAV server, stopped afterwards."""
+    yield from (server for server, _data in served())
+
+
+@pytest.fixture
 def digest_server(webdav_server: str) -> Iterator[tuple[PrivateServer, Path]]:
     """A private WebDAV server that answers Want-Digest: adler32 as dCache does, and its data folder."""
-    server, folder = start_private_server(digests=True)
-    yield server, folder / "data"
-    server.stop()
+    yield from served("--digests")
+
+
+@pytest.fixture
+def wrong_digest_server(webdav_server: str) -> Iterator[tuple[PrivateServer, Path]]:
+    """A private WebDAV server whose adler32 answers are wrong, as if every file changed on its way."""
+    yield from served("--wrong-digests")
+
+
+@pytest.fixture
+def door_and_pool(webdav_server: str) -> Iterator[tuple[PrivateServer, PrivateServer]]:
+    """A door that redirects every GET and PUT (307) to a pool serving the same files, as dCache does."""
+    pool, folder = start_private_server()
+    door, _ = start_private_server("--redirect-to", pool.url, folder=folder)
+    yield door, pool
+    door.stop()
+    pool.stop()
     shutil.rmtree(folder, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""WebDAVSystem against the real server: b2luigi's methods, credentials, digests (served, and a recorded one)."""
+"""WebDAVSystem against real servers: b2luigi's methods, credentials, digests (right, wrong, recorded), redirects."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 
 import b2core
 import pytest
-from b2core.errors import PermanentRemoteError, SettingsError
+from b2core.errors import PermanentRemoteError, SettingsError, TransientRemoteError
 from b2core.remote.checksums import local_checksum
 from b2core_webdav import WebDAVSystem
+from b2core_webdav.client import EXPECT_FROM
 from b2core_webdav.system import digest_from_headers
 from remote_scenarios import check_b2luigi_methods
 
@@ -53,6 +54,37 @@ def test_digests_of_a_server_that_offers_them_pass_verification(protocol, digest
     fs.copy_file_from_remote("/d/a.bin", str(tmp_path / "back.bin"))
     assert (tmp_path / "back.bin").read_bytes() == b"changed on the server"
     assert fs.checksum("/d/a.bin") == f"{zlib.adler32(b'changed on the server'):08x}"
+
+
+def test_a_wrong_digest_fails_the_transfer_naming_both_checksums(protocol, wrong_digest_server, tmp_path: Path) -> None:
+    server, data = wrong_digest_server
+    fs = protocol.file_system(server.url)
+    b2core.set_setting("remote_retries", 1)
+    b2core.set_setting("remote_retry_wait", 0.01)
+    local = tmp_path / "a.bin"
+    local.write_bytes(os.urandom(100_000))
+    ours = local_checksum(str(local), "adler32")
+    with pytest.raises(
+        TransientRemoteError, match=rf"a\.bin: adler32 differs: local {ours}, server \w{{8}}.*gave up after 2"
+    ):
+        fs.copy_file_to_remote(str(local), "/d/a.bin")
+    assert list((data / "d").iterdir()) == [], "neither the final name nor the temporary upload is left"
+    (data / "d" / "b.bin").write_bytes(local.read_bytes())  # on the server by other means
+    with pytest.raises(TransientRemoteError, match=rf"Could not download .*b\.bin: adler32 differs: local {ours}"):
+        fs.copy_file_from_remote("/d/b.bin", str(tmp_path / "b.bin"))
+    assert not (tmp_path / "b.bin").exists() and list(tmp_path.iterdir()) == [local]
+
+
+@pytest.mark.parametrize("size", [10_000, 2 * EXPECT_FROM], ids=["body-at-once", "expect-100-continue"])
+def test_a_door_that_redirects_to_a_pool(protocol, door_and_pool, size: int, tmp_path: Path) -> None:
+    door, pool = door_and_pool  # the door answers every GET and PUT with 307 to the pool, as dCache does
+    fs = protocol.file_system(door.url)
+    local = tmp_path / "a.bin"
+    local.write_bytes(os.urandom(size))
+    fs.copy_file_to_remote(str(local), "/d/a.bin")
+    assert fs.exists("/d/a.bin") and protocol.file_system(pool.url).exists("/d/a.bin")
+    fs.copy_file_from_remote("/d/a.bin", str(tmp_path / "back.bin"))
+    assert (tmp_path / "back.bin").read_bytes() == local.read_bytes()
 
 
 def test_a_server_without_digests_is_asked_once_and_transfers_still_work(fs, folder, tmp_path: Path) -> None:

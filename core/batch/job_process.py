@@ -6,14 +6,12 @@ import errno
 import json
 import os
 import traceback
-from pathlib import Path
 from typing import Any
 
 from b2core.batch.backend import JobState
 from b2core.batch.engine import NEW_DEPENDENCIES_FILE, BatchEngine, TrackedJob
 from b2core.disk_full import full_folder
 from b2core.execution import tail_of
-from b2core.paths import workflow_state_dir
 from luigi.event import Event
 from luigi.scheduler import DONE, FAILED, PENDING
 from luigi.task import flatten
@@ -115,8 +113,3 @@ class BatchTaskProcess:
             self.task.trigger_event(Event.FAILURE, self.task, error)
         self.reported = True
         self.result_queue.put((self.task.task_id, status, explanation, [], new_deps or []))
-
-
-def store_path(log_dir: str) -> Path:
-    """The job store of a workflow, inside its log folder."""
-    return workflow_state_dir(log_dir) / "jobs.sqlite"
