@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from b2core.scheduling.remote_client import BatchingRemoteScheduler
 from b2core.scheduling.scheduler import LinearScheduler
 from b2core.scheduling.worker import LinearWorker
 from luigi import rpc
@@ -28,8 +29,8 @@ class WorkerSchedulerFactory:
         return self.scheduler_class(prune_on_get_work=True, record_task_history=False)
 
     def create_remote_scheduler(self, url: str) -> rpc.RemoteScheduler:
-        """Client for a central luigid; that scheduler is luigi's own and is not changed."""
-        return rpc.RemoteScheduler(url)
+        """Client of a central scheduler (`b2core scheduler` or luigid) that sends add_task calls in bulk."""
+        return BatchingRemoteScheduler(url)
 
     def create_worker(self, scheduler: Any, worker_processes: int, assistant: bool = False) -> LinearWorker:
         """Worker that runs the tasks (in-process for one process, forked processes for more)."""
