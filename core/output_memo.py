@@ -5,8 +5,8 @@ creating the output folders, ``get_output_file_name`` in ``run()``, ``input()`` 
 requires it), and each call resolves settings and builds paths. While a b2core worker runs (from
 its ``__enter__`` to its ``__exit__``), :func:`remembered_target` computes the target of one
 ``add_to_output`` call once per task; a task's output paths are fixed for the run, as luigi treats
-targets. The settings that name outputs (``result_dir``, the parameter separator, the target
-class) are looked up once per run too, unless a task or its class sets its own: each lookup that
+targets. The settings that name outputs (:data:`OUTPUT_SETTINGS`) are fixed for the run too
+(``b2core.settings.fixed_settings``), unless a task or its class sets its own: each lookup that
 reaches the settings files costs a ``getcwd`` and a poll of the settings watch. Outside a worker
 (steering code, jobs, tests) every call computes afresh.
 """
@@ -17,21 +17,32 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from b2core.settings import get_setting, task_defines
+from b2core.settings import fixed_settings
+
+#: the settings an output's path and target class come from
+OUTPUT_SETTINGS = (
+    "result_dir",
+    "parameter_separator",
+    "use_parameter_name_in_output",
+    "default_task_target_class",
+    "target_class_kwargs",
+)
 
 _memo: dict[tuple[Any, ...], Any] | None = None
 
 
 @contextmanager
 def remembering_outputs() -> Iterator[None]:
-    """Remember output targets until the block ends (nested blocks share the outer memo)."""
+    """Remember output targets, and fix the settings that name them, until the block ends (nested blocks
+    share the outer memo)."""
     global _memo
     if _memo is not None:
         yield
         return
     _memo = {}
     try:
-        yield
+        with fixed_settings(OUTPUT_SETTINGS):
+            yield
     finally:
         _memo = None
 
@@ -44,17 +55,3 @@ def remembered_target(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
     if target is None:
         target = _memo[key] = make()
     return target
-
-
-_MISSING = object()
-
-
-def remembered_setting(key: str, task: Any, **default: Any) -> Any:
-    """get_setting(key, task=task), asked once per run when the task does not set its own value."""
-    if _memo is None or task_defines(task, key):
-        return get_setting(key, task=task, **default)
-    memo_key = ("setting", key)
-    value = _memo.get(memo_key, _MISSING)
-    if value is _MISSING:
-        value = _memo[memo_key] = get_setting(key, task=task, **default)
-    return value

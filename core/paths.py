@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from b2core.errors import OutputPathError
-from b2core.output_memo import remembered_setting
 from b2core.parameters import is_hidden, serialize_for_path
 from b2core.settings import get_setting
 
@@ -74,8 +73,8 @@ def parameter_folders(task: Any, include_hidden: bool = False) -> tuple[str, ...
 
 
 def _parameter_folders(task: Any, include_hidden: bool) -> list[str]:
-    separator = remembered_setting("parameter_separator", task)
-    with_names = remembered_setting("use_parameter_name_in_output", task)
+    separator = get_setting("parameter_separator", task=task)
+    with_names = get_setting("use_parameter_name_in_output", task=task)
     folders = []
     for name, text in serialized_parameters(task, include_hidden):
         folder = f"{name}{separator}{text}" if with_names else text
@@ -105,7 +104,7 @@ def _check_output_name(task: Any, base_filename: str) -> None:
 def output_file_name(task: Any, base_filename: str, result_dir: str | None = None, include_hidden: bool = False) -> str:
     """<result_dir>/<p1=v1>/.../<file> for one output of a task."""
     _check_output_name(task, base_filename)
-    base = result_dir if result_dir is not None else map_folder(remembered_setting("result_dir", task))
+    base = result_dir if result_dir is not None else map_folder(get_setting("result_dir", task=task))
     return os.path.join(base, *parameter_folders(task, include_hidden), base_filename)
 
 

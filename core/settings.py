@@ -12,7 +12,7 @@ import json
 import os
 import threading
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,10 @@ _paths_cache: dict[tuple[str | None, str], list[Path]] = {}
 # per (named file, cwd): the watch that tells when to read again (None: at every lookup), and the existing files
 _files_snapshot: dict[tuple[str | None, str], tuple[SettingsWatch | None, list[tuple[Path, dict[str, Any]]]]] = {}
 _cache_lock = threading.Lock()
-# inside fixed_settings(): answers for tasks that do not set the key themselves, and task_defines per class
+# inside fixed_settings(): answers for tasks that do not set the key themselves, the keys it answers
+# (None: every key), and task_defines per class
 _fixed: dict[tuple[str, ...], tuple[str, Any]] | None = None
+_fixed_keys: frozenset[str] | None = None
 _fixed_classes: dict[tuple[type, tuple[str, ...]], bool] = {}
 _IMMUTABLE = (str, int, float, bool, type(None), tuple, frozenset, type)
 
@@ -63,20 +65,32 @@ def clear_setting(key: str) -> None:
 
 
 @contextmanager
-def fixed_settings() -> Iterator[None]:
-    """For read-only walks of 10^5 tasks (--show-output, --dry-run): inside the block each setting is resolved
-    once for all tasks that do not set it themselves, so a settings file edited meanwhile applies to the next
-    command; task attributes and properties are still asked per task, and set_setting applies at once."""
-    global _fixed
-    if _fixed is not None:
-        yield
+def fixed_settings(keys: Iterable[str] | None = None) -> Iterator[None]:
+    """Resolve a setting once for 10^5 tasks: inside the block get_setting answers each setting (or each of
+    `keys`) once for all tasks that do not set it themselves, so a settings file edited meanwhile applies
+    to the next command (read-only walks fix every key, a worker run the keys that name outputs); task
+    attributes and properties are still asked per task, and set_setting applies at once."""
+    global _fixed, _fixed_keys
+    wanted = None if keys is None else frozenset(keys)
+    outer = _fixed_keys
+    if _fixed is not None and (outer is None or (wanted is not None and wanted <= outer)):
+        yield  # the enclosing block fixes these already
         return
-    _fixed = {}
+    inside = _fixed is not None
+    if inside and outer is not None:  # fixing fewer keys: this block widens it, sharing its answers
+        _fixed_keys = None if wanted is None else wanted | outer
+    else:
+        _fixed, _fixed_keys = {}, wanted
     try:
         yield
     finally:
-        _fixed = None
-        _fixed_classes.clear()
+        if inside and outer is not None and _fixed is not None:  # the answers of the widened keys go
+            _fixed_keys = outer
+            for names in [names for names in _fixed if names[0] not in outer]:
+                del _fixed[names]
+        else:
+            _fixed = _fixed_keys = None
+            _fixed_classes.clear()
 
 
 def get_setting(
@@ -91,12 +105,13 @@ def get_setting(
     core or plugin setting model gives it a default.
     """
     names = (key, *(deprecated_keys or ()), *RENAMED_SETTINGS.get(key, ()))
-    if _fixed is not None and (task is None or not _sets_any(task, names)):
-        answer = _fixed.get(names)
+    fixed = _fixed if _fixed_keys is None or key in _fixed_keys else None  # None outside fixed_settings()
+    if fixed is not None and (task is None or not _sets_any(task, names)):
+        answer = fixed.get(names)
         if answer is None:
             answer = _resolve(key, names, None)
             if isinstance(answer[1], _IMMUTABLE):  # a dict or list is validated afresh: callers may change it
-                _fixed[names] = answer
+                fixed[names] = answer
     else:
         answer = _resolve(key, names, task)
     kind, value = answer
@@ -149,6 +164,17 @@ def find_setting_source(key: str, task: Any = None) -> str | None:
     """Name where a setting comes from, for error messages and `b2core status`."""
     found, _, source = _lookup(key, task)
     return source if found else None
+
+
+def check_given_setting(key: str, check: Callable[[Any, str], object], *read_with: str) -> None:
+    """check(value, "From <source>") when a settings file, variable or set_setting gives the global setting
+    key (or one of read_with, which the check reads too): a backend's check_settings then fails once at
+    start naming where the mistake is; values left at their defaults are not checked."""
+    for name in (key, *read_with):
+        source = find_setting_source(name)
+        if source is not None:
+            check(get_setting(key), f"From {source}")
+            return
 
 
 def _lookup(key: str, task: Any) -> tuple[bool, Any, str]:

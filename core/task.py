@@ -17,8 +17,9 @@ from typing import Any
 
 import luigi
 from b2core import output_owners, paths
-from b2core.output_memo import remembered_setting, remembered_target
+from b2core.output_memo import remembered_target
 from b2core.reporter_attributes import ReporterAttribute
+from b2core.settings import get_setting
 from b2core.staging import active_staging
 from b2core.targets import LocalTarget
 
@@ -317,8 +318,8 @@ class Task(luigi.Task, metaclass=TaskRegister):
     def _resolve_output_file_target(self, path: str, target_class: type | None = None, **kwargs: Any) -> luigi.Target:
         """The target for an output path: target_class, else the setting default_task_target_class, else LocalTarget."""
         if target_class is None:
-            target_class = remembered_setting("default_task_target_class", self, default=LocalTarget)
-            kwargs = {**remembered_setting("target_class_kwargs", self, default={}), **kwargs}
+            target_class = get_setting("default_task_target_class", default=LocalTarget, task=self)
+            kwargs = {**get_setting("target_class_kwargs", default={}, task=self), **kwargs}
         return target_class(path, **kwargs)
 
     def get_output_file_name(self, key: str, **tmp_file_kwargs: Any) -> str:
@@ -367,16 +368,12 @@ class Task(luigi.Task, metaclass=TaskRegister):
         staging = active_staging(self)
         if staging is None or not staging.scratch_dir:
             return _paths_by_name(struct)
-        from b2core.settings import get_setting
-
         pairs = [{key: target} for key, target in flatten_targets(struct)]  # outputs may be one-shot generators
         targets = [target for pair in pairs for target in pair.values()]
         staging.localise_inputs(targets, staging.scratch_dir, get_setting("n_download_threads", task=self))
         return _paths_by_name(pairs, lambda target: staging.input_path(target, staging.scratch_dir, copy_local=True))
 
     def _scratch_dir(self) -> str:
-        from b2core.settings import get_setting
-
         return get_setting("scratch_dir", task=self)
 
     def _select(self, paths: dict[str, list[str]], key: str | None) -> dict[str, list[str]] | list[str]:

@@ -47,6 +47,9 @@ from b2core.workflow import workflow_of
 PACKS_DIR = ".packs"
 _PACKED_ID = re.compile(r"(.*) \[task (\d+) of pack (.*)\]\Z", re.DOTALL)
 PACK_FAMILY = "b2core-pack"
+#: the job id of a packed task whose lost submission is found after its pack's job left the batch system:
+#: the task's exit marker, not the batch system, tells how it ended
+ENDED_PACK_JOB = "(ended)"
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,8 @@ class PackingBackend(BatchBackend):
                 pid = decoded[job_id] = PackedId.decode(job_id)
             packed[job_id] = pid
         own = [job_id for job_id, pid in packed.items() if pid is None]
-        asked = list(dict.fromkeys(own + [pid.job_id for pid in packed.values() if pid is not None]))
+        pack_jobs = [pid.job_id for pid in packed.values() if pid is not None and pid.job_id != ENDED_PACK_JOB]
+        asked = list(dict.fromkeys(own + pack_jobs))
         statuses = self.inner.query(asked) if asked else {}
         result = {job_id: statuses[job_id] for job_id in own if job_id in statuses}
         ended: dict[Path, dict[int, int]] = {}
@@ -195,13 +199,15 @@ class PackingBackend(BatchBackend):
             touched[pid.folder] = pid.job_id
         for folder, job_id in touched.items():
             size = len(json.loads((folder / MANIFEST).read_text())["tasks"])
-            if len(set(finished_tasks(folder)) | cancelled_tasks(folder)) >= size:
+            if len(set(finished_tasks(folder)) | cancelled_tasks(folder)) >= size and job_id != ENDED_PACK_JOB:
                 own.append(job_id)
         if own:
             self.inner.cancel(own)
 
     def find(self, submissions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str] | None:
-        """Lost submissions: packed tasks are found through their pack's manifest, then the pack's job."""
+        """Lost submissions: packed tasks are found through their pack's manifest, then the pack's job; a
+        task whose pack's job the batch system no longer lists is found if it left its exit marker (it ended
+        after the run checked its completeness), else it is submitted again."""
         wanted = set(submissions)
         in_packs: dict[tuple[str, int], tuple[str, int, Path]] = {}
         for manifest in sorted(packs_base().glob(f"{self.name}-*/{MANIFEST}")):
@@ -214,9 +220,15 @@ class PackingBackend(BatchBackend):
         if found is None:
             return None
         result = {s: job_id for s, job_id in found.items() if s in wanted and s not in in_packs}
+        ended: dict[Path, dict[int, int]] = {}
         for key, (pack_id, index, folder) in in_packs.items():
             if (pack_id, 1) in found:
                 result[key] = PackedId(found[(pack_id, 1)], index, folder).encode()
+                continue
+            if folder not in ended:  # read after find(): a pack's job gone by then has left all its markers
+                ended[folder] = finished_tasks(folder)
+            if index in ended[folder]:
+                result[key] = PackedId(ENDED_PACK_JOB, index, folder).encode()
         return result
 
 

@@ -120,15 +120,24 @@ if __name__ == "__main__":
 """
 
 #: parts that wait for a "release" file (so a restart finds them still queued or running), then one whole;
-#: every run appends its b2core.batch log (submissions, re-attachments) to steering.log next to the script
+#: every run appends its b2core.batch log (submissions, re-attachments) to steering.log next to the script.
+#: With a "gate" file there, the first part the run starts (every task's completeness is checked by then)
+#: creates "at-gate" and waits for "go" before the run looks at its job
 RELEASABLE = """
 import logging
 import os
 import time
 
 import b2core as b2luigi
+import luigi
 
-RELEASE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "release")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def wait_for(name):
+    deadline = time.time() + 600  # the test creates it; this only ends a forgotten run
+    while not os.path.exists(os.path.join(HERE, name)) and time.time() < deadline:
+        time.sleep(0.1)
 
 
 class Part(b2luigi.Task):
@@ -138,11 +147,16 @@ class Part(b2luigi.Task):
         yield self.add_to_output("part.txt")
 
     def run(self):
-        deadline = time.time() + 600  # the test releases the parts; this only ends a forgotten job
-        while not os.path.exists(RELEASE) and time.time() < deadline:
-            time.sleep(0.1)
+        wait_for("release")
         with open(self.get_output_file_name("part.txt"), "w") as f:
             f.write(f"{{self.n}}\\n")
+
+
+@Part.event_handler(luigi.Event.START)
+def wait_at_the_gate(task):
+    if os.path.exists(os.path.join(HERE, "gate")):
+        open(os.path.join(HERE, "at-gate"), "w").close()
+        wait_for("go")
 
 
 class Whole(b2luigi.Task):
@@ -160,7 +174,7 @@ class Whole(b2luigi.Task):
 
 
 if __name__ == "__main__":
-    handler = logging.FileHandler(os.path.join(os.path.dirname(os.path.abspath(__file__)), "steering.log"))
+    handler = logging.FileHandler(os.path.join(HERE, "steering.log"))
     handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
     logging.getLogger("b2core.batch").addHandler(handler)
     logging.getLogger("b2core.batch").setLevel(logging.INFO)
@@ -587,6 +601,29 @@ class BackendConformance(PackingConformance):
         assert len(reattached) == count and len(set(reattached)) == 2, "every task re-attached to one of the packs"
         records = cluster.job_store()
         assert len(records) == count + 1 and {job["attempt"] for job in records} == {1}
+        assert [len(manifest(pack)) for pack in packs(cluster)] == [4, 4, 1], "the restart packed only the whole"
+        assert cluster.count(cluster.submit_tool) == 2
+
+    def test_restart_after_kill_right_after_a_pack_submission_sees_the_packs_ended_meanwhile(
+        self, cluster: Cluster
+    ) -> None:
+        """As above, but the packs end after the restart checked its tasks' completeness and before it looks
+        for their jobs, which the batch system then no longer lists: the packs' exit markers tell that every
+        task ended, so none is submitted again."""
+        count = 8
+        script = cluster.steering(RELEASABLE, {**cluster.settings, "tasks_per_job": 4}, count=count)
+        self._kill_right_after_submission(cluster, script, count)
+        (cluster.folder / "gate").touch()
+        second = cluster.start(script)
+        cluster.wait_for(lambda: (cluster.folder / "at-gate").exists(), self.timeout, "the restart's first task")
+        (cluster.folder / "release").touch()
+        cluster.wait_for(lambda: not cluster.active_ids(), self.timeout, "the packs to end")
+        (cluster.folder / "go").touch()
+        stdout, stderr = second.communicate(timeout=self.timeout)
+        assert second.returncode == 0, (stdout + stderr)[-5000:]
+        assert (cluster.folder / "whole.txt").read_text() == f"{sum(range(count))}\n"
+        records = cluster.job_store()
+        assert len(records) == count + 1 and {job["attempt"] for job in records} == {1}, "no task ran twice"
         assert [len(manifest(pack)) for pack in packs(cluster)] == [4, 4, 1], "the restart packed only the whole"
         assert cluster.count(cluster.submit_tool) == 2
 

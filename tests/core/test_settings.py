@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import b2core as b2luigi
 import pytest
@@ -436,3 +437,74 @@ def test_an_unknown_setting_with_a_b2core_prefix_warns_once_and_own_settings_sta
     assert run.stderr.count(warning) == 1, run
     assert "give your own settings another prefix" in run.stderr, run
     assert "my_site_option" not in run.stderr, run
+
+
+SETTING_DURING_A_RUN = """
+import b2core as b2luigi
+
+
+class Later(b2luigi.Task):
+    def output(self):
+        yield self.add_to_output("later.txt")
+
+    def run(self):
+        with open(self.get_output_file_name("later.txt"), "w") as f:
+            f.write("later")
+
+
+class OwnFolder(Later):
+    result_dir = "own"
+
+
+class First(b2luigi.Task):
+    def output(self):
+        yield self.add_to_output("first.txt")
+
+    def run(self):
+        b2luigi.set_setting("result_dir", "moved")
+        yield [Later(), OwnFolder()]  # asked for the first time only now
+        with open(self.get_output_file_name("first.txt"), "w") as f:
+            f.write("first")
+
+
+if __name__ == "__main__":
+    b2luigi.process(First())
+"""
+
+
+def test_set_setting_during_a_run_names_the_outputs_asked_for_after_it(workflow) -> None:
+    """A worker run resolves the settings that name outputs once, yet set_setting applies at once, and a
+    task class's own result_dir is still its own; outputs asked for before keep their paths."""
+    workflow.write(SETTING_DURING_A_RUN)
+    run = workflow.run()
+    assert run.returncode == 0, run
+    assert (workflow.path / "first.txt").read_text() == "first"
+    assert (workflow.path / "moved" / "later.txt").read_text() == "later"
+    assert (workflow.path / "own" / "later.txt").read_text() == "later"
+
+
+def test_fixed_settings_fixes_its_keys_and_a_wider_block_inside_fixes_every_key(nested_cwd: Path) -> None:
+    """fixed_settings(keys) answers those keys once while other keys follow the files at once; a
+    fixed_settings() inside fixes every key until it ends; set_setting applies at once in both."""
+    from b2core.settings import fixed_settings
+
+    def answers(task: Any = None) -> tuple[str, str]:
+        return b2luigi.get_setting("my_site_option", task=task), b2luigi.get_setting("my_other_option", task=task)
+
+    write_settings(nested_cwd, my_site_option="a", my_other_option="a")
+    with fixed_settings(["my_site_option"]):
+        assert answers(Plain()) == ("a", "a")
+        write_settings(nested_cwd, my_site_option="b", my_other_option="b")
+        assert answers(Plain()) == ("a", "b")
+        assert answers(WithAttribute()) == ("from the task", "b")
+        with fixed_settings():
+            assert answers() == ("a", "b")
+            write_settings(nested_cwd, my_site_option="c", my_other_option="c")
+            assert answers() == ("a", "b")
+            b2luigi.set_setting("my_other_option", "set")
+            assert answers() == ("c", "set")
+        write_settings(nested_cwd, my_site_option="d", my_other_option="d")
+        assert answers() == ("c", "set")
+        b2luigi.clear_setting("my_other_option")
+        assert answers() == ("d", "d")
+    assert answers() == ("d", "d")

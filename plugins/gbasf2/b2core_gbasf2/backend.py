@@ -26,7 +26,7 @@ from b2core.batch.commands import CommandRunner
 from b2core.batch.wrapper import log_paths
 from b2core.errors import B2CoreError, BatchCommandError, PermanentBatchError, SettingsError
 from b2core.paths import log_file_dir, map_folder, task_file_dir
-from b2core.settings import find_setting_source, get_setting
+from b2core.settings import check_given_setting, find_setting_source, get_setting
 from b2core.task import flatten_targets
 
 from b2core_gbasf2.download import DownloadError, download_logs, download_output
@@ -86,14 +86,8 @@ class Gbasf2Backend(BatchBackend):
     def check_settings(self) -> None:
         """The global gbasf2 settings, once at start, each named by the file (or variable) it comes from; not
         gbasf2_setup_path, which a run without --batch (or --test) on a machine without gbasf2 never needs."""
-        source = find_setting_source
-        if source("gbasf2_proxy_group"):
-            lpn_path = get_setting("gbasf2_project_lpn_path", default="")
-            check_proxy_group(get_setting("gbasf2_proxy_group"), lpn_path, f"From {source('gbasf2_proxy_group')}")
-        prefix_source = source("gbasf2_project_name_prefix") or source("gbasf2_project_name_hash_length")
-        if prefix_source:
-            prefix = get_setting("gbasf2_project_name_prefix", default="") or ""
-            check_project_name_prefix(prefix, get_setting("gbasf2_project_name_hash_length"), f"From {prefix_source}")
+        check_given_setting("gbasf2_proxy_group", _check_global_proxy_group)
+        check_given_setting("gbasf2_project_name_prefix", _check_global_prefix, "gbasf2_project_name_hash_length")
 
     def job_settings(self, task: Any) -> dict[str, Any]:
         """Check the task's gbasf2 settings now (clear errors before anything is submitted); the project name."""
@@ -413,3 +407,13 @@ def check_proxy_group(group: str, lpn_path: str | None, owner: str) -> None:
             f"{owner}: gbasf2_proxy_group = {group!r} needs gbasf2_project_lpn_path "
             "(the LPN folder where the group's projects are written)."
         )
+
+
+def _check_global_proxy_group(group: str, owner: str) -> None:
+    """check_proxy_group for the global settings, the shape check_given_setting calls."""
+    check_proxy_group(group, get_setting("gbasf2_project_lpn_path", default=""), owner)
+
+
+def _check_global_prefix(prefix: str | None, owner: str) -> None:
+    """check_project_name_prefix for the global settings, the shape check_given_setting calls."""
+    check_project_name_prefix(prefix or "", get_setting("gbasf2_project_name_hash_length"), owner)

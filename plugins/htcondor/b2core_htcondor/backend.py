@@ -15,7 +15,7 @@ from typing import Any
 from b2core.batch.arrays import find_lost_submissions, submission_dir
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
-from b2core.settings import find_setting_source, get_merged_dict, get_setting
+from b2core.settings import check_given_setting, get_merged_dict, get_setting
 
 from b2core_htcondor.settings import HTCondorSettings
 
@@ -72,9 +72,7 @@ class HTCondorBackend(BatchBackend):
 
     def check_settings(self) -> None:
         """The global htcondor_settings, once at start, named by the file (or variable) they come from."""
-        source = find_setting_source("htcondor_settings")
-        if source is not None:
-            check_submit_commands(get_merged_dict("htcondor_settings"), f"From {source}")
+        check_given_setting("htcondor_settings", check_submit_commands)
 
     def job_settings(self, task: Any) -> dict[str, Any]:
         """The task's submit commands: htcondor_settings, file transfer and JobBatchName (a new dict)."""

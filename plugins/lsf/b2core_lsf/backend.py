@@ -14,7 +14,7 @@ from typing import Any
 from b2core.batch.arrays import find_lost_submissions, index_ranges, submission_dir, write_array_script
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
-from b2core.settings import find_setting_source, get_setting
+from b2core.settings import check_given_setting, get_setting
 
 from b2core_lsf.settings import LSFSettings
 
@@ -75,10 +75,8 @@ class LSFBackend(BatchBackend):
 
     def check_settings(self) -> None:
         """The global queue and job_slots, once at start, named by the file (or variable) they come from."""
-        for key, check in (("queue", check_queue), ("job_slots", job_slots)):
-            source = find_setting_source(key)
-            if source is not None:
-                check(get_setting(key), f"From {source}")
+        check_given_setting("queue", check_queue)
+        check_given_setting("job_slots", job_slots)
 
     def job_settings(self, task: Any) -> dict[str, Any]:
         """queue, job_slots (None when unset) and job name: what goes onto one bsub line."""

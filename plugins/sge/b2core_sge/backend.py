@@ -14,7 +14,7 @@ from typing import Any
 from b2core.batch.arrays import find_lost_submissions, index_ranges, submission_dir, write_array_script
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
-from b2core.settings import find_setting_source, get_merged_dict, get_setting
+from b2core.settings import check_given_setting, get_merged_dict, get_setting
 
 from b2core_sge.settings import SGESettings
 
@@ -46,9 +46,7 @@ class SGEBackend(BatchBackend):
 
     def check_settings(self) -> None:
         """The global sge_settings, once at start, named by the file (or variable) they come from."""
-        source = find_setting_source("sge_settings")
-        if source is not None:
-            check_qsub_options(get_merged_dict("sge_settings"), f"From {source}")
+        check_given_setting("sge_settings", check_qsub_options)
 
     def job_settings(self, task: Any) -> dict[str, Any]:
         """sge_settings (global merged with the task's own) and the job name."""

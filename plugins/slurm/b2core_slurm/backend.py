@@ -16,7 +16,7 @@ from b2core.batch.arrays import find_lost_submissions, submission_dir, write_arr
 from b2core.batch.backend import BatchBackend, JobSpec, JobState, JobStatus
 from b2core.batch.commands import CommandRunner
 from b2core.errors import BatchCommandError, PermanentBatchError, SettingsError
-from b2core.settings import find_setting_source, get_merged_dict, get_setting
+from b2core.settings import check_given_setting, get_merged_dict, get_setting
 
 from b2core_slurm.settings import SlurmSettings
 from b2core_slurm.states import Row, base_id, parse_sacct, parse_squeue, to_status
@@ -61,9 +61,7 @@ class SlurmBackend(BatchBackend):
 
     def check_settings(self) -> None:
         """The global slurm_settings, once at start, named by the file (or variable) they come from."""
-        source = find_setting_source("slurm_settings")
-        if source is not None:
-            validate_options(get_merged_dict("slurm_settings"), source)
+        check_given_setting("slurm_settings", validate_options)
 
     def job_settings(self, task: Any) -> dict[str, Any]:
         """slurm_settings (global merged with the task's own) plus job-name from job_name, validated."""
@@ -71,7 +69,7 @@ class SlurmBackend(BatchBackend):
         job_name = get_setting("job_name", task=task)
         if job_name is not None:
             options.setdefault("job-name", job_name)
-        return validate_options(options, f"task {getattr(task, 'task_id', task)}")
+        return validate_options(options, f"Task {getattr(task, 'task_id', task)}")
 
     # --- submitting ----------------------------------------------------------------------------
 
@@ -261,18 +259,18 @@ def validate_options(options: dict[str, Any], owner: str) -> dict[str, Any]:
                 if OPTION_KEY.match(candidate):
                     hint = f" (did you mean '{candidate}'?)"
             raise SettingsError(
-                f"slurm_settings of {owner}: {key!r} is not an sbatch long option name: use lower-case "
+                f"{owner}: slurm_settings key {key!r} is not an sbatch long option name: use lower-case "
                 f"letters, digits and '-', without the leading '--'{hint}"
             )
         if key in MANAGED_OPTIONS:
-            raise SettingsError(f"slurm_settings of {owner}: '{key}' cannot be set: {MANAGED_OPTIONS[key]}")
+            raise SettingsError(f"{owner}: slurm_settings '{key}' cannot be set: {MANAGED_OPTIONS[key]}")
         if not isinstance(value, bool | int | float | str):
             raise SettingsError(
-                f"slurm_settings of {owner}: the value of '{key}' must be a string, number or boolean, "
+                f"{owner}: the value of slurm_settings['{key}'] must be a string, number or boolean, "
                 f"not {type(value).__name__}"
             )
         if isinstance(value, str) and any(char in value for char in "\n\r\0"):
-            raise SettingsError(f"slurm_settings of {owner}: the value of '{key}' must not contain line breaks")
+            raise SettingsError(f"{owner}: the value of slurm_settings['{key}'] must not contain line breaks")
     return options
 
 

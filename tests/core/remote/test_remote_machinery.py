@@ -227,7 +227,14 @@ def test_local_checksums_match_the_servers_spelling(local_file) -> None:
     assert local_checksum(str(local_file), "md5") == "50a2fabfdd276f573ff97ace8b11c5f4"
 
 
-def test_unknown_scheme_says_what_to_install() -> None:
+def test_unknown_scheme_says_what_to_install(tmp_path, monkeypatch) -> None:
+    """A scheme no installed protocol serves names the plugins to install. b2core-fsspec serves every scheme
+    nobody else claims, so the venv here is one without it: a b2core-fsspec distribution without entry points
+    first on sys.path hides an installed one (importlib.metadata takes the first of each name)."""
+    hiding = tmp_path / "b2core_fsspec-0.dist-info"
+    hiding.mkdir()
+    (hiding / "METADATA").write_text("Metadata-Version: 2.1\nName: b2core-fsspec\nVersion: 0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(SettingsError, match=r"No remote file system serves 'nosuch://' URLs.*b2core-xrootd"):
         file_system_for("nosuch://host/path")
     with pytest.raises(SettingsError, match="no scheme"):

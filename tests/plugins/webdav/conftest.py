@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,9 @@ def protocol(webdav_server: str) -> Protocol:
     return Protocol(imports=IMPORTS, server=webdav_server, settings=settings)
 
 
-def start_private_server(*options: str, folder: Path | None = None) -> tuple[PrivateServer, Path]:
+def start_private_server(
+    *options: str, folder: Path | None = None, port: int | None = None
+) -> tuple[PrivateServer, Path]:
     """A private WebDAV server (the shared one's program and credentials, server.py's options) and its folder.
 
     Given a folder, it serves that one's data (a second server on the same files, as a dCache pool).
@@ -40,7 +42,7 @@ def start_private_server(*options: str, folder: Path | None = None) -> tuple[Pri
         folder = Path(tempfile.mkdtemp(prefix="b2core-private-webdav-"))
         (folder / "data").mkdir()
         (folder / "pki").symlink_to(PKI)
-    port = free_port()
+    port = port or free_port()
     url = f"https://localhost:{port}"
     answers = ["curl", "-sf", "-X", "PROPFIND", "-H", "Depth: 0", "--cert", str(PKI / "x509up")]
     answers += ["--capath", str(PKI / "certificates"), f"{url}/", "-o", os.devnull]
@@ -89,3 +91,18 @@ def door_and_pool(webdav_server: str) -> Iterator[tuple[PrivateServer, PrivateSe
     door.stop()
     pool.stop()
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def restartable_server(webdav_server: str) -> Iterator[tuple[str, Callable[[], None]]]:
+    """A private server's URL and a function that stops it and starts it again (same port, same files)."""
+    started = [start_private_server()]
+
+    def restart() -> None:
+        server, folder = started[-1]
+        server.stop()
+        started.append(start_private_server(folder=folder, port=int(server.url.rsplit(":", 1)[1])))
+
+    yield started[0][0].url, restart
+    started[-1][0].stop()
+    shutil.rmtree(started[0][1], ignore_errors=True)

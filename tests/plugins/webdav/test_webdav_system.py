@@ -87,6 +87,18 @@ def test_a_door_that_redirects_to_a_pool(protocol, door_and_pool, size: int, tmp
     assert (tmp_path / "back.bin").read_bytes() == local.read_bytes()
 
 
+def test_a_connection_the_server_dropped_is_replaced_without_a_retry(protocol, restartable_server, tmp_path) -> None:
+    url, restart = restartable_server
+    fs = protocol.file_system(url)
+    b2core.set_setting("remote_retries", 0)  # a request on the dropped connection would fail at once
+    local = tmp_path / "a.txt"
+    local.write_text("x\n")
+    fs.copy_file_to_remote(str(local), "/a.txt")
+    restart()  # the kept-alive connection is closed by the server, as by its idle timeout
+    fs.copy_file_to_remote(str(local), "/b.txt")
+    assert fs.exists("/a.txt") and fs.exists("/b.txt")
+
+
 def test_a_server_without_digests_is_asked_once_and_transfers_still_work(fs, folder, tmp_path: Path) -> None:
     local = tmp_path / "a.txt"
     local.write_text("x\n")
