@@ -18,6 +18,7 @@ from b2core.disk_full import output_write_error
 from b2core.errors import TaskNotFoundError
 from b2core.leftovers import remove_stale_temporaries
 from b2core.processes import die_with_parent
+from b2core.reporter_attributes import Forwarded, held_by_descriptors
 from b2core.settings import get_setting
 from b2core.staging import OutputStaging, active_staging, staging_for
 from b2core.task import Task
@@ -121,6 +122,21 @@ class StagedTaskProcess(luigi.worker.ContextManagedTaskProcess):
 
     def _run_get_new_deps(self) -> NewDeps | None:
         return run_staged(self.task, self.check_complete)
+
+    def _forward_attributes(self) -> Any:
+        """luigi's forwarding of the reporter's callbacks; for b2core tasks one dict entry instead of ten setattr."""
+        names = self.forward_reporter_attributes
+        key = (type(self), type(self.task))
+        held = _held_by_descriptors.get(key)
+        if held is None:
+            held = _held_by_descriptors[key] = held_by_descriptors(key[1], names.values())
+        if not held:
+            return super()._forward_attributes()
+        reporter = self.status_reporter
+        return Forwarded(self.task, {task_attr: getattr(reporter, attr) for attr, task_attr in names.items()})
+
+
+_held_by_descriptors: dict[tuple[type, type], bool] = {}
 
 
 def load_task_from_spec(spec_path: str | dict[str, Any], task_id: str) -> Any:

@@ -37,3 +37,24 @@ class ReporterAttribute:
             entry[1].pop(self.name, None)
             if not entry[1]:
                 del _values[id(task)]
+
+
+class Forwarded:
+    """luigi's forwarding of the status reporter's callbacks to a running b2core task, as one dict entry
+    set on entry and dropped on exit (luigi sets and resets each attribute on its own, twice per task)."""
+
+    def __init__(self, task: Any, values: dict[str, Any]) -> None:
+        self.task = task
+        self.values = {name: value for name, value in values.items() if value is not None}
+
+    def __enter__(self) -> Forwarded:
+        _values[id(self.task)] = (self.task, self.values)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _values.pop(id(self.task), None)
+
+
+def held_by_descriptors(task_class: type, names: Any) -> bool:
+    """True when every one of these attributes of the class is a ReporterAttribute (so Forwarded can set them)."""
+    return all(isinstance(getattr(task_class, name, None), ReporterAttribute) for name in names)

@@ -75,7 +75,13 @@ def check_task_class(task: Any, batch_mode: bool, checked_backends: set[str]) ->
             except Exception:  # a property that cannot be read yet fails its task when it runs
                 continue
     backend = choose_backend(task, batch_mode)
-    if backend is not None and backend not in checked_backends:
+    if backend is not None:
+        check_backend_settings(backend, checked_backends)
+
+
+def check_backend_settings(backend: str, checked_backends: set[str]) -> None:
+    """Run a backend's check of the global settings unless this run already did (once per backend and run)."""
+    if backend not in checked_backends:
         checked_backends.add(backend)
         backend_class(backend)(CommandRunner()).check_settings()
 
@@ -275,14 +281,22 @@ class WorkerSchedulerFactory(LinearWorkerSchedulerFactory):
 
     worker_class = B2Worker
 
-    def __init__(self, batch_mode: bool = False, tracker: ProgressTracker | None = None) -> None:
+    def __init__(
+        self,
+        batch_mode: bool = False,
+        tracker: ProgressTracker | None = None,
+        checked_backends: set[str] | None = None,
+    ) -> None:
+        """checked_backends: backends whose settings the run checked at start, not checked again per class."""
         super().__init__()
         self.batch_mode = batch_mode
         self.tracker = tracker
+        self.checked_backends = set(checked_backends or ())
 
     def create_worker(self, scheduler: Any, worker_processes: int, assistant: bool = False) -> B2Worker:
         """A worker that knows whether this run is in batch mode and whom to report progress to."""
         worker = super().create_worker(scheduler, worker_processes, assistant)
         worker.batch_mode = self.batch_mode
         worker.tracker = self.tracker
+        worker._checked_backends |= self.checked_backends
         return worker

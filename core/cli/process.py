@@ -93,7 +93,7 @@ def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_onl
     if removal[0] or removal[1]:
         remove_outputs(roots, *removal, keep=_names(keep, args.keep), auto_confirm=auto_confirm or args.yes)
         return True
-    check_at_start()
+    checked_backends = check_at_start()
     if args.workers is not None:
         kwargs["workers"] = args.workers
     if test or args.test:
@@ -119,14 +119,15 @@ def _dispatch(roots, args, show_output, dry_run, test, batch, remove, remove_onl
     with sigterm_as_interrupt(), workflow_lock(log_dir, shared=shared):
         if batch_mode:
             check_job_store(log_dir)
-        success = run_luigi(roots, batch_mode=batch_mode, **kwargs)
+        success = run_luigi(roots, batch_mode=batch_mode, checked_backends=checked_backends, **kwargs)
     if not success:
         sys.exit(1)
     return True
 
 
-def check_at_start() -> None:
-    """Fail once, before scheduling anything, on settings no task can run with."""
+def check_at_start() -> set[str]:
+    """Fail once, before scheduling anything, on settings no task can run with; returns the backends
+    whose settings were checked, which the worker then does not check again."""
     from b2core.plugins import AUTO, installed_backends, plugin_manager, unknown_backend_message
     from b2core.settings import find_setting_source, get_setting
 
@@ -135,11 +136,12 @@ def check_at_start() -> None:
     name = get_setting("batch_system")
     if name != AUTO and name not in installed_backends():
         raise B2CoreError(f"{unknown_backend_message(name)} (from {find_setting_source('batch_system')})")
+    checked: set[str] = set()
     if name != AUTO:
-        from b2core.batch.commands import CommandRunner
-        from b2core.plugins import backend_class
+        from b2core.worker import check_backend_settings
 
-        backend_class(name)(CommandRunner()).check_settings()
+        check_backend_settings(name, checked)
+    return checked
 
 
 def check_job_store(log_dir: str) -> None:
@@ -149,7 +151,7 @@ def check_job_store(log_dir: str) -> None:
     JobStore(store_path(log_dir)).close()
 
 
-def run_luigi(roots: list[Any], batch_mode: bool, **kwargs: Any) -> bool:
+def run_luigi(roots: list[Any], batch_mode: bool, checked_backends: set[str] | None = None, **kwargs: Any) -> bool:
     """luigi.build with b2core's worker and progress display; True when every task succeeded."""
     from b2core.plugins import plugin_manager
     from b2core.progress import ProgressDisplay, ProgressTracker, failure_summary
@@ -162,7 +164,7 @@ def run_luigi(roots: list[Any], batch_mode: bool, **kwargs: Any) -> bool:
     tracker = ProgressTracker()
     manager = plugin_manager()
     manager.register(tracker, name="b2core-progress")
-    factory = WorkerSchedulerFactory(batch_mode=batch_mode, tracker=tracker)
+    factory = WorkerSchedulerFactory(batch_mode=batch_mode, tracker=tracker, checked_backends=checked_backends)
     try:
         display = ProgressDisplay(tracker, live=live) if show is not False else contextlib.nullcontext()
         with display, checking_output_owners():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from b2core.scheduling.linear_worker import LinearWorker
 from b2core.scheduling.remote_client import BatchingRemoteScheduler
 from b2core.scheduling.scheduler import LinearScheduler
-from b2core.scheduling.worker import LinearWorker
 from luigi import rpc
 
 

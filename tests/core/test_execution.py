@@ -155,3 +155,63 @@ def test_public_names_are_b2core_classes() -> None:
         "assert b2core.build is luigi.build and b2core.Event is luigi.Event"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+RUN_TIME_CHECKS = """
+import os
+import b2core as b2luigi
+
+class Present(b2luigi.Task):
+    def output(self):
+        yield self.add_to_output("present.txt")
+
+    def run(self):
+        with open(self.get_output_file_name("present.txt"), "w") as f:
+            f.write("ran")
+
+class Deleter(b2luigi.Task):
+    def output(self):
+        yield self.add_to_output("deleter.txt")
+
+    def run(self):
+        self.set_status_message("half way")
+        self.set_progress_percentage(50)
+        os.remove(Present().get_output_file_name("present.txt"))
+        with open(self.get_output_file_name("deleter.txt"), "w") as f:
+            f.write("done")
+
+class Dependent(b2luigi.Task):
+    def requires(self):
+        yield Deleter()
+        yield Present()
+
+    def output(self):
+        yield self.add_to_output("dependent.txt")
+
+    def run(self):
+        with open(self.get_output_file_name("dependent.txt"), "w") as f:
+            f.write("never")
+
+if __name__ == "__main__":
+    b2luigi.set_setting("result_dir", "results")
+    os.makedirs("results", exist_ok=True)
+    with open(Present().get_output_file_name("present.txt"), "w") as f:
+        f.write("before")
+    try:
+        b2luigi.process(Dependent())
+    finally:
+        print("after the run:", Deleter().set_status_message, Deleter().set_progress_percentage)
+"""
+
+
+def test_dependencies_are_checked_again_before_a_task_runs(workflow) -> None:
+    """A dependency complete while scheduling but gone when its dependant is about to run fails the
+    dependant (luigi's run-time check, which the worker skips only for dependencies it ran itself); the
+    reporter callbacks work inside run() and are None afterwards."""
+    workflow.write(RUN_TIME_CHECKS)
+    run = workflow.run()
+    assert run.returncode == 1, run
+    assert "Unfulfilled dependency at run time: Present" in run.output, run
+    assert (workflow.path / "results" / "deleter.txt").read_text() == "done"
+    assert not (workflow.path / "results" / "dependent.txt").exists()
+    assert "after the run: None None" in run.stdout, run

@@ -110,12 +110,19 @@ class LinearWorker(luigi.worker.Worker):
             self._run_completions = {}
         # (worker, task id) pairs already in _get_work_response_history
         self._seen_elsewhere: set[tuple[str, str]] = set()
+        # task id -> ids of its dependencies, as registered with the scheduler
+        self._deps_of: dict[str, tuple[str, ...]] = {}
 
     def _create_task_process(self, task: luigi.Task) -> Any:
         """luigi's task process, told which tasks this worker already ran successfully; with a central
         scheduler, one that first checks whether another steering process has finished the task meanwhile."""
         process = super()._create_task_process(task)
         process.task_completion_cache = self._run_completions
+        deps = self._deps_of.get(task.task_id)
+        if deps is not None and all(self._run_completions.get(dep) for dep in deps):
+            process.check_unfulfilled_deps = (
+                False  # luigi's check would find each in the cache (and ask requires() again)
+            )
         process.check_complete = functools.partial(
             luigi.worker.check_complete_cached, completion_cache=self._run_completions
         )
@@ -128,6 +135,13 @@ class LinearWorker(luigi.worker.Worker):
         if self._phase_seen is not None and hasattr(task, "task_id"):
             self._phase_seen.add(task.task_id)
         return super().add(task, multiprocess, processes)
+
+    def _add_task(self, *args: Any, **kwargs: Any) -> None:
+        """luigi's _add_task, remembering the dependencies a task is registered with."""
+        deps = kwargs.get("deps")
+        if deps is not None:
+            self._deps_of[kwargs["task_id"]] = tuple(deps)
+        super()._add_task(*args, **kwargs)
 
     def _add(self, task: luigi.Task, is_complete: Any) -> Iterator[luigi.Task]:
         """luigi's _add, but dependencies already walked in this scheduling phase are not yielded again."""
