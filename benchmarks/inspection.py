@@ -114,21 +114,22 @@ def cases(n: int) -> list[tuple[str, str, list[str], int]]:
     steer = [python, "steer.py"]
     status = [python, "-m", "b2core.cli.main", "status", "--log-dir", "status-logs"]
     deps = [str(Path(python).with_name("luigi-deps")), "--module", "luigi_flow", "Sum", "--n", str(n)]
-    plan = []
-    for engine in ("b2core", "base"):
-        plan += [
-            ("--show-output", engine, [*steer, "--show-output"], 0),
-            ("--dry-run (finished)", engine, [*steer, "--dry-run"], 0),
-            ("--dry-run (all leaves done, the sum not)", engine, [*steer, "--dry-run"], 1),
-            ("--remove Leaf -y (no task defines remove_output)", engine, [*steer, "--remove", "Leaf", "-y"], 0),
-            ("status", engine, status, 0),
-        ]
+    commands = [
+        ("--show-output", [*steer, "--show-output"], 0),
+        ("--dry-run (finished)", [*steer, "--dry-run"], 0),
+        ("--dry-run (all leaves done, the sum not)", [*steer, "--dry-run"], 1),
+        ("--remove Leaf -y (no task defines remove_output)", [*steer, "--remove", "Leaf", "-y"], 0),
+        ("status", status, 0),
+    ]
+    # b2core and base take turns, so both see the same load (other engineers' tests come and go)
+    plan = [(what, engine, command, expect) for what, command, expect in commands for engine in ("b2core", "base")]
     plan.append(("--show-output", "luigi", deps, 0))
     return plan
 
 
-def run_all(n: int, base: str | None) -> dict[tuple[str, str], dict[str, float]]:
-    """Every case once, in a fresh folder; returns figures by (what, engine)."""
+def run_all(n: int, base: str | None, repeat: int) -> dict[tuple[str, str], dict[str, float]]:
+    """Every case `repeat` times in a fresh folder; returns the figures of the run with the least CPU time by
+    (what, engine): on a shared machine the CPU seconds of a command grow with the load too."""
     folder = Path(tempfile.mkdtemp(prefix="b2bench-inspect-", dir=default_tmp_dir()))
     try:
         start = time.perf_counter()
@@ -136,19 +137,22 @@ def run_all(n: int, base: str | None) -> dict[tuple[str, str], dict[str, float]]
         subprocess.run([sys.executable, __file__, "--prepare", str(folder), "--n", str(n)], check=True)
         print(f"prepared {n:,} finished tasks and job records in {time.perf_counter() - start:.0f} s", flush=True)
         summed = folder / "results" / f"n={n}"
-        results = {}
-        for what, engine, command, expect in cases(n):
-            if engine == "base" and not base:
-                continue
-            missing = "the sum not" in what
-            if missing:
-                summed.rename(summed.with_name("saved"))
-            try:
-                results[(what, engine)] = measure(command, folder, base if engine == "base" else None, expect)
-            finally:
+        results: dict[tuple[str, str], dict[str, float]] = {}
+        for round_number in range(repeat):
+            for what, engine, command, expect in cases(n):
+                if (engine == "base" and not base) or (engine == "luigi" and round_number):  # luigi's: minutes
+                    continue
+                missing = "the sum not" in what
                 if missing:
-                    summed.with_name("saved").rename(summed)
-            print(what, engine, {k: round(v, 2) for k, v in results[(what, engine)].items()}, flush=True)
+                    summed.rename(summed.with_name("saved"))
+                try:
+                    figures = measure(command, folder, base if engine == "base" else None, expect)
+                finally:
+                    if missing:
+                        summed.with_name("saved").rename(summed)
+                print(what, engine, {k: round(v, 2) for k, v in figures.items()}, flush=True)
+                if figures["cpu"] < results.get((what, engine), {"cpu": float("inf")})["cpu"]:
+                    results[(what, engine)] = figures
         return results
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -207,19 +211,37 @@ def measure_queries(n: int) -> dict[str, dict[str, float]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def write_docs(n: int, results: dict[tuple[str, str], dict[str, float]], queries: dict[str, dict[str, float]]) -> None:
+def base_commit(base: str | None) -> str:
+    """The commit the --base package was checked out at (its folder may be a link into a git checkout)."""
+    if not base:
+        return "?"
+    found = subprocess.run(
+        ["git", "-C", str(Path(base, "b2core").resolve()), "log", "-1", "--format=%h"], capture_output=True, text=True
+    )
+    return found.stdout.strip() or "?"
+
+
+def write_docs(
+    n: int,
+    base: str,
+    repeat: int,
+    results: dict[tuple[str, str], dict[str, float]],
+    queries: dict[str, dict[str, float]],
+) -> None:
     """Replace the inspection section of docs/benchmarks.md."""
     nan = float("nan")
     loads = [r["load"] for r in results.values()]
+    runs = "One run" if repeat == 1 else f"The run with the least CPU time of {repeat} (luigi: one)"
     lines = [
         "## Inspecting a finished workflow (issue 17)",
         "",
         f"Generated by `.venv/bin/python benchmarks/inspection.py --base ...` on {time.strftime('%Y-%m-%d')}: "
         f"the fan-in of {n:,} leaves with every output written (in /dev/shm), and a job store of {n:,} tasks "
-        f"({n // 10:,} of them with a second attempt). One run per cell, each the whole command in a fresh process"
+        f"({n // 10:,} of them with a second attempt). {runs} per cell, b2core and base taking turns, each the "
+        "whole command in a fresh process"
         f" (interpreter start and imports included), output to a file. 1-minute load average {min(loads):.1f} to "
         f"{max(loads):.1f} on {os.cpu_count()} cores (shared with other engineers' test suites: compare the CPU "
-        "columns). **base** is b2core before this work (main at 1b9118c), measured in the same run; **luigi** is "
+        f"columns). **base** is b2core before this work (main at {base}), measured in the same run; **luigi** is "
         "`luigi-deps --module ... Sum --n N`, plain luigi's nearest command: it lists every task's output paths"
         " (without checking that they exist); luigi has no dry-run, removal or job records.",
         "",
@@ -241,16 +263,25 @@ def write_docs(n: int, results: dict[tuple[str, str], dict[str, float]], queries
         )
     lines += [
         "",
-        "Where the time goes: before, every task's `output()` resolved five settings through the whole settings "
-        "hierarchy (set_setting, environment, each settings file's watch) and checked its output name with "
-        "pathlib; `--remove` walked the graph three times (ownership check, tasks, dependants) and called every "
-        "`requires()` twice; `b2core status` joined the job table with its own `MAX(attempt)` per task and built a "
-        "record object per row. Now the walks run inside `b2core.settings.fixed_settings()`: a setting no task "
-        "sets itself is resolved once per command (task attributes and properties are still asked per task; a "
-        "settings file edited meanwhile applies to the next command); `--remove` walks once; the status table comes"
-        " from one pass over the job table's primary key, as text. What remains per task is luigi's task "
-        "instantiation in `requires()` (instance cache, `get_param_values` twice, the task id's JSON and hash: about"
-        " half of the walk), building the output path and target, and one `stat` per output.",
+        "Where the time goes: earlier, every task's `output()` resolved five settings through the whole settings "
+        "hierarchy and checked its output name with pathlib, `--remove` walked the graph three times and `b2core "
+        "status` joined the job table with its own `MAX(attempt)` per task; since then the walks run inside "
+        "`b2core.settings.fixed_settings()` (a setting no task sets itself is resolved once per command), `--remove` "
+        "walks once and the status table comes from one pass over the job table's primary key. This round (base "
+        "above) a new task instance costs about half: luigi normalised every parameter twice per new instance (the "
+        "instance cache's look-up, then `__init__`) and formatted an error description each time; b2core's task "
+        "metaclass now computes the values once and sets the instance up with them, keyword arguments take a fast "
+        "path (luigi's own method still answers for positional arguments, a task family with a config section, "
+        "unknown or missing parameters and errors, so its messages and warnings stay), and the task id (the same "
+        "string as `luigi.task.task_id_str`, tested) is built without a new JSON encoder and md5 look-up per task. "
+        "`requires()` and `output()` structures are flattened without luigi's failed `iter()` per task and target "
+        "(a raised TypeError each), in the walks and in `complete()`, and `--remove` writes its report in one go. "
+        "Per leaf (CPU, 100,000 leaves, base and b2core one after the other at load ~11): the walk (`requires()` "
+        "and instantiation) 28 -> 16 us, `output()` and its flattening 16 -> 14 us, the `stat` about 3.5 us; the "
+        "whole `--show-output` inside the process (imports left out) 4.5 -> 3.4 s, 0.6 s of it the garbage "
+        "collector's 1,400 passes. What remains per task: the five settings lookups behind an output path (about a "
+        "third of `output()`), luigi's config read per new instance (its check for options no parameter takes), "
+        "building the target, and the `stat`.",
     ]
     from b2core.scheduling.server import WEB_VIEW_LIMITS
 
@@ -278,6 +309,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", default=None, help="Folder holding a `b2core` package of the old version.")
     parser.add_argument("--n", type=int, default=100_000, help="Leaves of the fan-in and job records.")
+    parser.add_argument("--repeat", type=int, default=1, help="Runs per command; the least CPU time is shown.")
     parser.add_argument("--quick", action="store_true", help="1,000 tasks; writes nothing.")
     parser.add_argument("--queries-only", action="store_true", help="Only the scheduler's queries; writes nothing.")
     parser.add_argument("--prepare", default=None, help=argparse.SUPPRESS)
@@ -289,10 +321,10 @@ def main() -> None:
     if args.queries_only:
         measure_queries(n)
         return
-    results = run_all(n, args.base)
+    results = run_all(n, args.base, args.repeat)
     queries = measure_queries(n)
     if not args.quick:
-        write_docs(n, results, queries)
+        write_docs(n, base_commit(args.base), args.repeat, results, queries)
 
 
 if __name__ == "__main__":

@@ -304,7 +304,7 @@ READING = [
     "at about 1.4x plain curl. b2core's client is the standard library's `http.client` over one",
     "kept-alive connection (requests, used before, cost about 1 ms of CPU per request, curl 0.3 ms):",
     "a small PUT sends the file read whole, a large one in 4 MB pieces after `Expect:",
-    "100-continue` (curl asks the same), a download is read into one 4 MB buffer per file. The test",
+    "100-continue` (curl asks the same), downloads are read into one 4 MB buffer the client keeps. The test",
     "server offers no digests, so no checksum is compared over WebDAV here (the first large upload",
     "of a file system still computes its local adler32 while it travels, until the server's answer",
     "shows it has none).",

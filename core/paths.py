@@ -25,6 +25,8 @@ def script_dir() -> str:
 
 def map_folder(folder: str) -> str:
     """Make a folder setting absolute: relative paths start at the script's folder, not the cwd."""
+    if isinstance(folder, str) and folder[:1] == "/" and "$" not in folder:  # nothing to expand (every output asks)
+        return folder
     folder = os.path.expanduser(os.path.expandvars(folder))
     if os.path.isabs(folder):
         return folder
@@ -81,8 +83,13 @@ def _parameter_folders(task: Any, include_hidden: bool) -> list[str]:
     return folders
 
 
-def output_file_name(task: Any, base_filename: str, result_dir: str | None = None, include_hidden: bool = False) -> str:
-    """<result_dir>/<p1=v1>/.../<file> for one output of a task."""
+_good_output_names: set[str] = set()  # names that passed _check_output_name (a workflow has few distinct ones)
+
+
+def _check_output_name(task: Any, base_filename: str) -> None:
+    """Refuse an output name that is absolute, climbs out with '..' or names no file."""
+    if base_filename in _good_output_names:
+        return
     parts = [part for part in base_filename.split(os.sep) if part not in ("", ".")]  # as Path().parts, cheaper
     if os.path.isabs(base_filename) or ".." in parts or "\0" in base_filename:
         raise OutputPathError(f"Output name {base_filename!r} of task {task.task_id} must be a relative path inside it")
@@ -90,6 +97,13 @@ def output_file_name(task: Any, base_filename: str, result_dir: str | None = Non
         raise OutputPathError(
             f"Output name {base_filename!r} of task {task.task_id} names no file (it would be the task's folder)"
         )
+    if len(_good_output_names) < 10_000:
+        _good_output_names.add(base_filename)
+
+
+def output_file_name(task: Any, base_filename: str, result_dir: str | None = None, include_hidden: bool = False) -> str:
+    """<result_dir>/<p1=v1>/.../<file> for one output of a task."""
+    _check_output_name(task, base_filename)
     base = result_dir if result_dir is not None else map_folder(get_setting("result_dir", task=task))
     return os.path.join(base, *parameter_folders(task, include_hidden), base_filename)
 

@@ -8,6 +8,8 @@ import itertools
 import json
 import os
 import sys
+import types
+import warnings
 from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring_ascii as quoted
 from operator import attrgetter
@@ -24,17 +26,61 @@ from b2core.targets import LocalTarget
 
 def flatten_targets(struct: Any) -> Iterator[tuple[str, luigi.Target]]:
     """(key, target) for every target in an input/output structure; keys are add_to_output names."""
-    if isinstance(struct, luigi.Target):
-        yield os.path.basename(getattr(struct, "path", "")), struct
+    pairs: list[tuple[str, luigi.Target]] = []
+    _add_targets(struct, pairs)
+    return iter(pairs)
+
+
+_target_types: dict[type, bool] = {}  # type -> whether it is a luigi.Target (isinstance of an ABC is slow)
+
+
+def _add_targets(struct: Any, pairs: list[tuple[str, luigi.Target]]) -> None:
+    """Append what flatten_targets yields for struct; plain calls, no generator per level."""
+    is_target = _target_types.get(type(struct))
+    if is_target is None:
+        is_target = _target_types[type(struct)] = isinstance(struct, luigi.Target)
+    if is_target:
+        pairs.append((os.path.basename(getattr(struct, "path", "")), struct))
     elif isinstance(struct, dict):
         for key, value in struct.items():
-            if isinstance(value, luigi.Target):
-                yield key, value
+            if _target_types.get(type(value)) or isinstance(value, luigi.Target):
+                pairs.append((key, value))
             else:
-                yield from flatten_targets(value)
+                _add_targets(value, pairs)
     elif struct is not None and not isinstance(struct, str | bytes):
         for item in struct:
-            yield from flatten_targets(item)
+            _add_targets(item, pairs)
+
+
+_kept_whole: dict[type, bool] = {}  # type -> whether luigi's flatten() gives [item] for its instances
+
+
+def _is_kept_whole(kind: type) -> bool:
+    """Strings, and what is neither None nor iterable (tasks, targets): luigi's flatten() keeps it as it is."""
+    whole = _kept_whole.get(kind)
+    if whole is None:
+        iterable = hasattr(kind, "__iter__") or hasattr(kind, "__getitem__")
+        whole = _kept_whole[kind] = issubclass(kind, str) or not (iterable or kind is type(None))
+    return whole
+
+
+def flatten(struct: Any) -> list[Any]:
+    """luigi.task.flatten(struct), without the failed iter() (a raised TypeError) luigi costs each task and target."""
+    if _is_kept_whole(type(struct)):
+        return [struct]
+    if isinstance(struct, dict):
+        items: Any = struct.values()
+    elif isinstance(struct, list | tuple | types.GeneratorType):
+        items = struct
+    else:
+        return luigi.task.flatten(struct)
+    found = []
+    for item in items:
+        if _is_kept_whole(type(item)):
+            found.append(item)
+        else:
+            found += flatten(item)
+    return found
 
 
 def _paths_by_name(struct: Any, path_of: Callable[[Any], str] = attrgetter("path")) -> dict[str, list[str]]:
@@ -69,9 +115,6 @@ def luigi_task_id(family: str, str_params: dict[str, str]) -> str:
 # one luigi cache (cleared with it) and one parameter generation
 _by_given_kwargs: dict[tuple[Any, ...], Any] = {}
 _by_given_kwargs_for: list[Any] = [None, -1]
-# (class, keyword arguments, their values) while TaskRegister creates that instance: luigi's __init__ asks
-# get_param_values for the same answer the cache look-up just computed
-_being_created: list[Any] = [None]
 
 
 class TaskRegister(luigi.task_register.Register):
@@ -83,7 +126,7 @@ class TaskRegister(luigi.task_register.Register):
             _parameter_generation[0] += 1
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        """luigi's cached instance, its parameter values computed once per new instance instead of twice.
+        """luigi's cached instance; a new one's parameter values computed once, not twice as in luigi.
 
         A graph asks requires() several times (scheduling, the run-time check, input()), and luigi
         normalises every parameter value before each cache look-up; a value set by keyword is normalised
@@ -110,26 +153,15 @@ class TaskRegister(luigi.task_register.Register):
         except TypeError:  # a value luigi cannot hash even normalised: a new instance each time, as in luigi
             return super().__call__(**kwargs)
         if task is None:
-            saved, _being_created[0] = _being_created[0], (cls, kwargs, values)
-            try:
-                task = cache[key] = super(luigi.task_register.Register, cls).__call__(**kwargs)
-            finally:
-                _being_created[0] = saved
+            if cls.__init__ is Task.__init__ and cls.__new__ is object.__new__:  # set up with the values at hand
+                task = cls.__new__(cls)
+                task._set_up(values)
+            else:  # an __init__ of its own, which calls luigi's (with arguments of its choice)
+                task = super(luigi.task_register.Register, cls).__call__(**kwargs)
+            cache[key] = task
         if len(kwargs) == len(params):  # no value came from a default or the config, which may change
             _by_given_kwargs[given] = task
         return task
-
-
-def _prepared_values(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any]] | None:
-    """The values TaskRegister computed for exactly this class and these arguments (once), else None."""
-    prepared = _being_created[0]
-    if prepared is None or args or prepared[0] is not cls:
-        return None
-    given = prepared[1]
-    if len(given) != len(kwargs) or any(kwargs.get(name, given) is not value for name, value in given.items()):
-        return None  # an __init__ of the task passed other values on to luigi's
-    _being_created[0] = None
-    return list(prepared[2])
 
 
 def _keyword_values(cls: Any, params: list[tuple[str, Any]], kwargs: dict[str, Any]) -> list[tuple[str, Any]] | None:
@@ -184,7 +216,10 @@ class Task(luigi.Task, metaclass=TaskRegister):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """luigi's Task.__init__: the same attributes, warnings and task_id, the id built with less overhead."""
-        values = self.get_param_values(self.get_params(), args, kwargs)
+        self._set_up(self.get_param_values(self.get_params(), args, kwargs))
+
+    def _set_up(self, values: list[tuple[str, Any]]) -> None:
+        """What luigi's __init__ does with the normalised parameter values."""
         for name, value in values:
             setattr(self, name, value)
         self.param_kwargs = dict(values)
@@ -235,13 +270,9 @@ class Task(luigi.Task, metaclass=TaskRegister):
     def get_param_values(
         cls, params: list[tuple[str, luigi.Parameter]], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> list[tuple[str, Any]]:
-        """luigi's (name, normalised value) list; computed once per new instance, and cheaper for keywords."""
-        values = _prepared_values(cls, args, kwargs)
-        if values is None and not args:
-            values = _keyword_values(cls, params, kwargs)
-        if values is None:
-            values = super().get_param_values(params, args, kwargs)
-        return values
+        """luigi's (name, normalised value) list, cheaper for keyword arguments."""
+        values = None if args else _keyword_values(cls, params, kwargs)
+        return super().get_param_values(params, args, kwargs) if values is None else values
 
     def __repr__(self) -> str:
         """luigi's ``Family(param=value, ...)`` without normalising every value again and reading luigi's
@@ -249,6 +280,16 @@ class Task(luigi.Task, metaclass=TaskRegister):
         values = self.param_kwargs
         shown = ", ".join(f"{name}={p.serialize(values[name])}" for name, p in self.get_params() if p.significant)
         return f"{self.get_task_family()}({shown})"
+
+    def complete(self) -> bool:
+        """luigi's complete() (every output exists), its outputs flattened without luigi's failed iter() each."""
+        if _next_complete(type(self)) is not luigi.Task.complete:  # e.g. luigi.WrapperTask's, later in the MRO
+            return super().complete()
+        outputs = flatten(self.output())
+        if not outputs:
+            warnings.warn(f"Task {self!r} without outputs has no custom complete() method", stacklevel=2)
+            return False
+        return all(output.exists() for output in outputs)
 
     def add_to_output(
         self,
@@ -379,6 +420,11 @@ class Task(luigi.Task, metaclass=TaskRegister):
                     target.remove()
             except Exception as error:
                 print(f"Could not remove output {getattr(target, 'path', target)} of {self}: {error}", file=sys.stderr)
+
+
+def _next_complete(cls: type) -> Any:
+    """The complete() that follows b2core's Task.complete in a class's MRO."""
+    return super(Task, cls).complete
 
 
 class ExternalTask(Task, luigi.ExternalTask):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from luigi.task import flatten
+from b2core.task import flatten
 
 
 def walk(roots: list[Any], prune_complete: bool = False, parents: dict[str, set[str]] | None = None) -> Iterator[Any]:

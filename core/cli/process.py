@@ -16,9 +16,8 @@ from b2core.output_owners import checking_output_owners
 from b2core.processes import Terminated, sigterm_as_interrupt
 from b2core.settings import fixed_settings
 from b2core.settings_models import validate_all_sources
-from b2core.task import flatten_targets
+from b2core.task import flatten, flatten_targets
 from b2core.workflow import with_branch_flags
-from luigi.task import flatten
 
 _called = False
 
@@ -287,19 +286,20 @@ def remove_outputs(
             print("No tasks were removed.")
             return
     removed = 0
+    lines: list[str] = []  # written in one go up to each removal call, which may print itself
     for family in sorted(by_family):
-        print(f"Class: {family}")
+        lines.append(f"Class: {family}\n")
         for task in by_family[family]:
-            print(f"\tRemoving output for {task}")
-            if hasattr(task, "remove_output"):
-                print("\tcall: remove_output()")
-                task.remove_output()
-                removed += 1
-            elif delete_without_remove_output:
-                print("\tcall: _remove_output()")
-                task._remove_output()
+            lines.append(f"\tRemoving output for {task}\n")
+            name = "remove_output" if hasattr(task, "remove_output") else "_remove_output"
+            if name == "remove_output" or delete_without_remove_output:
+                lines.append(f"\tcall: {name}()\n")
+                sys.stdout.write("".join(lines))
+                lines.clear()
+                getattr(task, name)()
                 removed += 1
             else:
-                print(f"\tNo remove_output() implemented for {family}.")
-            print()
-    print(f"Removed outputs for {removed} tasks." if removed else "No outputs were removed.")
+                lines.append(f"\tNo remove_output() implemented for {family}.\n")
+            lines.append("\n")
+    lines.append(f"Removed outputs for {removed} tasks.\n" if removed else "No outputs were removed.\n")
+    sys.stdout.write("".join(lines))

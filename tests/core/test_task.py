@@ -9,6 +9,7 @@ from pathlib import Path
 import b2core as b2luigi
 import luigi
 import pytest
+from b2core import task as b2luigi_task
 from b2core.task import NotCompletedTask
 
 
@@ -493,3 +494,54 @@ def test_instantiation_errors_and_warnings_are_luigis() -> None:
     finally:
         config.remove_section("EveryKind")
     assert EveryKind(number=6).text != "from-config"  # a default is not remembered across config changes
+
+
+class IterableTask(b2luigi.Task):
+    """A task luigi's flatten() iterates (it defines __iter__): flattened into what it yields."""
+
+    def __iter__(self):
+        yield Producer(n=8)
+
+
+TARGETS = [luigi.LocalTarget(path) for path in ("/x", "/y", "/z")]  # the same objects on both sides
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: None,
+        lambda: "text",
+        lambda: Producer(n=1),
+        lambda: TARGETS[0],
+        lambda: [Producer(n=1), None, "s", b"ab", 3, (Producer(n=2), [TARGETS[1]])],
+        lambda: {"a": Producer(n=1), "b": {"c": [TARGETS[2], None]}, "d": "e"},
+        lambda: (task for task in [Producer(n=3), [Producer(n=4)], {"k": Producer(n=5)}]),
+        lambda: [IterableTask(), range(2), {1, 2}],
+        lambda: IterableTask(),
+    ],
+)
+def test_flatten_is_luigis(make) -> None:
+    """b2core's flatten (walks, complete()) answers as luigi.task.flatten for every kind of structure."""
+    assert b2luigi_task.flatten(make()) == luigi.task.flatten(make())
+
+
+def test_complete_is_luigis(in_process_folders: Path) -> None:
+    """complete(): every output exists; no outputs warns as luigi does; WrapperTask keeps luigi's own."""
+    task = Producer(n=11)
+    assert not task.complete()
+    for path in task.get_all_output_file_names():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text("x")
+    assert task.complete()
+
+    class NoOutputs(b2luigi.Task):
+        pass
+
+    with pytest.warns(UserWarning, match=r"Task NoOutputs\(\) without outputs has no custom complete"):
+        assert not NoOutputs().complete()
+
+    class Wraps(b2luigi.WrapperTask):
+        def requires(self):
+            return Producer(n=11)
+
+    assert Wraps().complete()

@@ -45,6 +45,7 @@ class Client:
         self.context = context
         self.timeout = timeout
         self._connections: dict[tuple[str, int], http.client.HTTPSConnection] = {}
+        self._buffer = memoryview(bytearray(BLOCK))  # every download of this client is read into it
 
     def request(
         self,
@@ -83,7 +84,7 @@ class Client:
                 with open(upload, "rb") as stream:
                     body = stream.read()  # bytes get a Content-Length; a file object would be sent chunked
             connection.request(method, target, body=body, headers=headers)
-            return _read(connection.getresponse(), url, sink)
+            return _read(connection.getresponse(), url, sink, self._buffer)
         except BaseException:
             connection.close()
             raise
@@ -110,7 +111,7 @@ class Client:
             return early
         with open(upload, "rb") as stream:
             connection.send(stream)
-        return _read(connection.getresponse(), url, sink)
+        return _read(connection.getresponse(), url, sink, self._buffer)
 
     def _connection(self, url: str) -> http.client.HTTPSConnection:
         """The kept-alive connection to the URL's server; a fresh one if the server closed it while idle."""
@@ -165,15 +166,13 @@ def _early_answer(connection: http.client.HTTPSConnection, url: str) -> Answer |
     return Answer(code, reason.strip(), headers, reader.read(int(headers.get("Content-Length") or 0)), url)
 
 
-def _read(response: http.client.HTTPResponse, url: str, sink: BinaryIO | None) -> Answer:
+def _read(response: http.client.HTTPResponse, url: str, sink: BinaryIO | None, buffer: memoryview) -> Answer:
     """The whole answer; a 200's body is copied into sink in large pieces, checked against Content-Length."""
     if sink is None or response.status != 200:
         return Answer(response.status, response.reason, response.headers, response.read(), url)
     expected, received = response.length, 0
-    buffer = bytearray(BLOCK)
-    view = memoryview(buffer)
     while count := response.readinto(buffer):
-        sink.write(view[:count])
+        sink.write(buffer[:count])
         received += count
     if expected is not None and received != expected:  # readinto does not raise when the server hung up
         raise http.client.IncompleteRead(b"", expected - received)
