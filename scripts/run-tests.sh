@@ -15,5 +15,5 @@ else
 fi
 # Every environment, each verified on a clean checkout
 # (run one alone with TOX_ENVS=gbasf2 bash scripts/run-tests.sh).
-envs="lint,core,faults,example,docs,slurm,htcondor,lsf,sge,gbasf2,apptainer,b2luigi,xrootd,webdav,fsspec,basf2"
+envs="lint,core,faults,example,docs,slurm,htcondor,lsf,sge,gbasf2,apptainer,b2luigi,xrootd,webdav,fsspec,basf2,scheduler-scale"
 exec .venv/bin/tox run -e "${TOX_ENVS:-$envs}" "$@"
