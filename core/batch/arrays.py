@@ -52,8 +52,27 @@ def write_array_script(specs: Sequence[JobSpec], index_variable: str, folder: Pa
 _ARRAY_LINE = re.compile(r"^\s+(\d+)\) exec (.+?) >")
 
 
-def task_of_submitted_script(script: Path, index: int | None = None) -> str | None:
-    """The task id a submitted script (array element `index`, or a single task's script) runs, if known.
+def find_lost_submissions(
+    submissions: Sequence[tuple[str, int]], jobs: Iterable[tuple[str, Path, int | None]]
+) -> dict[tuple[str, int], str]:
+    """A backend's find(): which of the batch system's unfinished (job id, submitted script, array index)
+    run the lost (task_id, attempt) submissions; a later job of the same task wins."""
+    wanted = dict(submissions)
+    workflow = this_workflow()
+    arrays: dict[Path, dict[int, str]] = {}
+    found: dict[tuple[str, int], str] = {}
+    for job_id, script, index in jobs:
+        task_id = _task_of_submitted_script(script, index, workflow, arrays)
+        if task_id is not None and task_id in wanted:
+            found[(task_id, wanted[task_id])] = job_id
+    return found
+
+
+def _task_of_submitted_script(
+    script: Path, index: int | None, workflow: str, arrays: dict[Path, dict[int, str]]
+) -> str | None:
+    """The task id a submitted script (array element `index`, or a single task's script) runs, if it is
+    one of `workflow`'s; `arrays` keeps each array script's wrappers by index, read once per script.
 
     Single tasks are submitted from their task file folder, arrays from a submission folder holding
     array.sh; either way the wrapper's folder has the task.json the core wrote before submitting, which
@@ -62,35 +81,22 @@ def task_of_submitted_script(script: Path, index: int | None = None) -> str | No
     folder = script.parent
     wrapper = folder / "executable_wrapper.sh"
     if index is not None:
-        try:
-            lines = (folder / ARRAY_SCRIPT).read_text().splitlines()
-        except OSError:
+        if folder not in arrays:
+            try:
+                lines = (folder / ARRAY_SCRIPT).read_text().splitlines()
+            except OSError:
+                lines = []
+            arrays[folder] = {int(m.group(1)): m.group(2) for m in map(_ARRAY_LINE.match, lines) if m}
+        if index not in arrays[folder]:
             return None
-        wrappers = {int(m.group(1)): m.group(2) for m in map(_ARRAY_LINE.match, lines) if m}
-        if index not in wrappers:
-            return None
-        wrapper = Path(shlex.split(wrappers[index])[0])
+        wrapper = Path(shlex.split(arrays[folder][index])[0])
     try:
         spec = json.loads((wrapper.parent / "task.json").read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(spec, dict) or spec.get("workflow") != this_workflow():
+    if not isinstance(spec, dict) or spec.get("workflow") != workflow:
         return None  # another workflow's job: its tasks may have the same ids
     return spec.get("task_id")
-
-
-def find_lost_submissions(
-    submissions: Sequence[tuple[str, int]], jobs: Iterable[tuple[str, Path, int | None]]
-) -> dict[tuple[str, int], str]:
-    """A backend's find(): which of the batch system's unfinished (job id, submitted script, array index)
-    run the lost (task_id, attempt) submissions; a later job of the same task wins."""
-    wanted = dict(submissions)
-    found: dict[tuple[str, int], str] = {}
-    for job_id, script, index in jobs:
-        task_id = task_of_submitted_script(script, index)
-        if task_id is not None and task_id in wanted:
-            found[(task_id, wanted[task_id])] = job_id
-    return found
 
 
 def index_ranges(indices: Iterable[int]) -> list[tuple[int, int]]:
