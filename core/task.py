@@ -34,16 +34,21 @@ def flatten_targets(struct: Any) -> Iterator[tuple[str, luigi.Target]]:
 _target_types: dict[type, bool] = {}  # type -> whether it is a luigi.Target (isinstance of an ABC is slow)
 
 
+def _is_target(value: Any) -> bool:
+    """isinstance(value, luigi.Target), answered once per type."""
+    is_target = _target_types.get(type(value))
+    if is_target is None:
+        is_target = _target_types[type(value)] = isinstance(value, luigi.Target)
+    return is_target
+
+
 def _add_targets(struct: Any, pairs: list[tuple[str, luigi.Target]]) -> None:
     """Append what flatten_targets yields for struct; plain calls, no generator per level."""
-    is_target = _target_types.get(type(struct))
-    if is_target is None:
-        is_target = _target_types[type(struct)] = isinstance(struct, luigi.Target)
-    if is_target:
+    if _is_target(struct):
         pairs.append((os.path.basename(getattr(struct, "path", "")), struct))
     elif isinstance(struct, dict):
         for key, value in struct.items():
-            if _target_types.get(type(value)) or isinstance(value, luigi.Target):
+            if _is_target(value):
                 pairs.append((key, value))
             else:
                 _add_targets(value, pairs)
