@@ -120,9 +120,8 @@ class LinearWorker(luigi.worker.Worker):
         process.task_completion_cache = self._run_completions
         deps = self._deps_of.get(task.task_id)
         if deps is not None and all(self._run_completions.get(dep) for dep in deps):
-            process.check_unfulfilled_deps = (
-                False  # luigi's check would find each in the cache (and ask requires() again)
-            )
+            # luigi's check would find each in the cache (and ask requires() again)
+            process.check_unfulfilled_deps = False
         process.check_complete = functools.partial(
             luigi.worker.check_complete_cached, completion_cache=self._run_completions
         )
