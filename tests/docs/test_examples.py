@@ -284,3 +284,10 @@ def test_quickstart_example_is_the_repository_example() -> None:
     """The quickstart shows examples/number_average.py itself, not a copy that drifts."""
     (shown,) = [b for b in blocks("docs/quickstart.md") if b.directives.get("file") == "number_average.py"]
     assert shown.text == (CHECKOUT / "examples" / "number_average.py").read_text()
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run ends with the README's test command itself, so CI tests what a user's fresh machine runs."""
+    (shown,) = [b for b in blocks("README.md") if "CI runs it" in b.directives.get("skip", "")]
+    commands = [line for line in (CHECKOUT / ".ci" / "run").read_text().splitlines() if line and line[0] not in "# "]
+    assert commands[-1] == shown.text.strip(), f".ci/run ends with {commands[-1]!r}, README's test command is {shown}"
