@@ -84,7 +84,7 @@ class Client:
                 with open(upload, "rb") as stream:
                     body = stream.read()  # bytes get a Content-Length; a file object would be sent chunked
             connection.request(method, target, body=body, headers=headers)
-            return _read(connection.getresponse(), url, sink, self._buffer)
+            return _read(connection, url, sink, self._buffer)
         except BaseException:
             connection.close()
             raise
@@ -110,8 +110,8 @@ class Client:
             connection.close()
             return early
         with open(upload, "rb") as stream:
-            connection.send(stream)
-        return _read(connection.getresponse(), url, sink, self._buffer)
+            connection.send(stream)  # in blocksize (BLOCK) pieces: one TLS write each
+        return _read(connection, url, sink, self._buffer)
 
     def _connection(self, url: str) -> http.client.HTTPSConnection:
         """The kept-alive connection to the URL's server; a fresh one if the server closed it while idle."""
@@ -166,14 +166,52 @@ def _early_answer(connection: http.client.HTTPSConnection, url: str) -> Answer |
     return Answer(code, reason.strip(), headers, reader.read(int(headers.get("Content-Length") or 0)), url)
 
 
-def _read(response: http.client.HTTPResponse, url: str, sink: BinaryIO | None, buffer: memoryview) -> Answer:
-    """The whole answer; a 200's body is copied into sink in large pieces, checked against Content-Length."""
+class ShortBody(http.client.IncompleteRead):
+    """The server hung up before the whole body arrived; says how much came, in words."""
+
+    def __init__(self, received: int, expected: int) -> None:
+        super().__init__(b"", expected - received)
+        self.received = received
+
+    def __repr__(self) -> str:
+        return f"the connection closed after {self.received} of {self.received + self.expected} bytes of the body"
+
+
+def _read(connection: http.client.HTTPSConnection, url: str, sink: BinaryIO | None, buffer: memoryview) -> Answer:
+    """The whole answer; a 200's body goes into sink in buffer-sized pieces, exactly Content-Length bytes."""
+    response = connection.getresponse()
     if sink is None or response.status != 200:
         return Answer(response.status, response.reason, response.headers, response.read(), url)
-    expected, received = response.length, 0
-    while count := response.readinto(buffer):
-        sink.write(buffer[:count])
-        received += count
-    if expected is not None and received != expected:  # readinto does not raise when the server hung up
-        raise http.client.IncompleteRead(b"", expected - received)
+    if response.length is None:  # chunked or until the server closes: http.client decodes it
+        while count := response.readinto(buffer):
+            sink.write(buffer[:count])
+    else:
+        _copy_body(response, connection.sock, sink, buffer)
     return Answer(response.status, response.reason, response.headers, b"", url)
+
+
+def _copy_body(response: http.client.HTTPResponse, sock: ssl.SSLSocket, sink: BinaryIO, buffer: memoryview) -> None:
+    """Content-Length bytes from the TLS socket into buffer: http.client's reader costs Python calls per record."""
+    # http.client's buffered reader goes through SocketIO.readinto per TLS record (8 to 16 kB); here one
+    # recv_into per record lands in the buffer at its offset, one sink.write per filled buffer. What that
+    # reader holds already comes first; all bytes are consumed and the response closed, so the kept-alive
+    # connection is ready for the next request.
+    expected = remaining = response.length or 0
+    held = response.fp.read1(min(remaining, len(buffer)))  # bytes the reader took with the headers (if any)
+    filled = len(held)
+    buffer[:filled] = held
+    remaining -= filled
+    size = len(buffer)
+    while remaining:
+        count = sock.recv_into(buffer[filled:], min(size - filled, remaining))
+        if not count:  # the server hung up (TLS EOF without close_notify reads as 0)
+            raise ShortBody(expected - remaining, expected)
+        filled += count
+        remaining -= count
+        if filled == size:
+            sink.write(buffer)
+            filled = 0
+    if filled:
+        sink.write(buffer[:filled])
+    response.length = 0
+    response.close()  # all of the body was read: http.client may send the next request
