@@ -45,6 +45,11 @@ class RemoteFileSystem(luigi.target.FileSystem):
     #: True when a transfer that succeeded cannot have moved fewer bytes (HTTP's Content-Length), so
     #: the size needs no extra request afterwards
     transfer_checks_size: ClassVar[bool] = False
+    #: whether a door not asked yet is assumed to answer checksums, so that the first large upload to it
+    #: computes the local one while the file travels; False (servers that often offer none, as WebDAV
+    #: without RFC 3230 digests): the first upload asks the server first and checksums locally only if
+    #: it answered, later uploads to a door that answered overlap
+    checksums_expected: ClassVar[bool] = True
 
     def __init__(self, server_path: str | Sequence[str]) -> None:
         doors = [server_path] if isinstance(server_path, str) else list(server_path)
@@ -204,8 +209,8 @@ class RemoteFileSystem(luigi.target.FileSystem):
     # --- machinery ---------------------------------------------------------------------------------
 
     def _verified_upload(self, door: str, local_path: str, path: str) -> None:
-        """Upload, then verify; a large file's local checksum is computed while it travels."""
-        if os.path.getsize(local_path) < OVERLAP_CHECKSUM or not self._wants_checksum(door):
+        """Upload, then verify; a large file's local checksum runs while it travels if the door will want it."""
+        if os.path.getsize(local_path) < OVERLAP_CHECKSUM or not self._expects_checksum(door):
             self._upload(door, local_path, path)
             self._verify(door, path, local_path, "upload to")
             return
@@ -217,6 +222,11 @@ class RemoteFileSystem(luigi.target.FileSystem):
     def _verified_download(self, door: str, path: str, local_path: str) -> None:
         self._download(door, path, local_path)
         self._verify(door, path, local_path, "download")
+
+    def _expects_checksum(self, door: str) -> bool:
+        """Whether the door will answer a checksum: known from an earlier answer, else the protocol's guess."""
+        offered = self.__dict__.setdefault("_checksum_doors", set())  # doors that answered one
+        return self._wants_checksum(door) and (door in offered or self.checksums_expected)
 
     def _wants_checksum(self, door: str) -> bool:
         silent = self.__dict__.setdefault("_no_checksums", set())  # doors that offered none: not asked again
@@ -237,6 +247,7 @@ class RemoteFileSystem(luigi.target.FileSystem):
         if remote is None:
             self.__dict__["_no_checksums"].add(door)
             return
+        self.__dict__.setdefault("_checksum_doors", set()).add(door)
         local = local or local_checksum(local_path, self.checksum_algorithm)
         if int(remote, 16) != int(local, 16):
             raise TransientRemoteError(

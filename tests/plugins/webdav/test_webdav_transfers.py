@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import b2core
+import b2core.remote.filesystem
 import pytest
 from b2core.errors import TransientRemoteError
+from b2core.remote.checksums import local_checksum
 from b2core_webdav.client import BLOCK
 from remote_scenarios import free_port
 
@@ -64,7 +66,7 @@ class CuttingProxy:
                     break
                 sink.sendall(data)
                 sent += len(data)
-        except OSError:  # the other direction closed the sockets first
+        except OSError:
             pass
         for sock in (source, sink):
             with contextlib.suppress(OSError):  # the other pump may have closed it already
@@ -115,3 +117,41 @@ def test_a_connection_cut_mid_body_fails_naming_the_url_and_leaves_no_file(
     finally:
         proxy.stop()
     assert list(local.parent.iterdir()) == [], "neither the final name nor the temporary download is left"
+
+
+def test_the_first_large_upload_to_a_server_without_digests_computes_no_local_checksum(
+    fs, folder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    computed: list[str] = []
+
+    def counted(path: str, algorithm: str) -> str:
+        computed.append(path)
+        return local_checksum(path, algorithm)
+
+    monkeypatch.setattr(b2core.remote.filesystem, "local_checksum", counted)  # counts; the server is real
+    local = tmp_path / "large.bin"
+    local.write_bytes(os.urandom(b2core.remote.filesystem.OVERLAP_CHECKSUM + 1))
+    fs.copy_file_to_remote(str(local), f"{folder}/large.bin")  # wsgidav answers no Want-Digest
+    fs.copy_file_to_remote(str(local), f"{folder}/large.bin", force=True)
+    assert computed == [] and fs.checksum(f"{folder}/large.bin") is None
+
+
+def test_a_server_with_digests_checks_the_first_large_upload_and_overlaps_later_ones(
+    protocol, digest_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, data = digest_server
+    fs = protocol.file_system(server.url)
+    computed: list[str] = []
+
+    def counted(path: str, algorithm: str) -> str:
+        computed.append(threading.current_thread().name)
+        return local_checksum(path, algorithm)
+
+    monkeypatch.setattr(b2core.remote.filesystem, "local_checksum", counted)
+    local = tmp_path / "large.bin"
+    local.write_bytes(os.urandom(b2core.remote.filesystem.OVERLAP_CHECKSUM + 1))
+    fs.copy_file_to_remote(str(local), "/d/large.bin")
+    assert computed == [threading.current_thread().name], "after the server answered a digest, in this thread"
+    fs.copy_file_to_remote(str(local), "/d/large.bin", force=True)
+    assert len(computed) == 2 and computed[1] != computed[0], "the second one during the upload, in a worker"
+    assert (data / "d" / "large.bin").read_bytes() == local.read_bytes()
