@@ -179,6 +179,7 @@ class ShortBody(http.client.IncompleteRead):
 
 def _read(connection: http.client.HTTPSConnection, url: str, sink: BinaryIO | None, buffer: memoryview) -> Answer:
     """The whole answer; a 200's body goes into sink in buffer-sized pieces, exactly Content-Length bytes."""
+    sock = connection.sock  # getresponse() drops it from an answer with `Connection: close`; the body stays readable
     response = connection.getresponse()
     if sink is None or response.status != 200:
         return Answer(response.status, response.reason, response.headers, response.read(), url)
@@ -186,7 +187,7 @@ def _read(connection: http.client.HTTPSConnection, url: str, sink: BinaryIO | No
         while count := response.readinto(buffer):
             sink.write(buffer[:count])
     else:
-        _copy_body(response, connection.sock, sink, buffer)
+        _copy_body(response, sock, sink, buffer)
     return Answer(response.status, response.reason, response.headers, b"", url)
 
 

@@ -155,3 +155,15 @@ def test_a_server_with_digests_checks_the_first_large_upload_and_overlaps_later_
     fs.copy_file_to_remote(str(local), "/d/large.bin", force=True)
     assert len(computed) == 2 and computed[1] != computed[0], "the second one during the upload, in a worker"
     assert (data / "d" / "large.bin").read_bytes() == local.read_bytes()
+
+
+def test_an_answer_that_closes_the_connection_still_delivers_the_whole_body(
+    fs, folder, big_file: Path, tmp_path: Path
+) -> None:
+    fs.copy_file_to_remote(str(big_file), f"{folder}/big.bin")
+    back = tmp_path / "back.bin"
+    with open(back, "wb") as sink:  # the server answers `Connection: close` too: http.client drops the socket
+        answer = fs._client().request("GET", fs.url(f"{folder}/big.bin"), headers={"Connection": "close"}, sink=sink)
+    assert answer.status == 200 and answer.headers["Connection"] == "close"
+    assert back.read_bytes() == big_file.read_bytes()
+    assert fs.exists(f"{folder}/big.bin"), "the next request opens a new connection"
