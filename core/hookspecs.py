@@ -59,6 +59,13 @@ def b2core_settings_models() -> list[type[BaseModel]] | None:
     """Return the pydantic models of this plugin's settings, so they are type-checked and documented."""
 
 
+@hookspec
+def b2core_run_settings() -> list[str] | None:
+    """Name settings a worker run reads once for all tasks that do not set them themselves (e.g. the
+    container image): a lookup per task then costs a dict access; a settings file edited meanwhile
+    applies from the next run on, as for the settings that name outputs."""
+
+
 # --- the job command -------------------------------------------------------------------------------
 
 

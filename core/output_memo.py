@@ -7,13 +7,14 @@ its ``__enter__`` to its ``__exit__``), :func:`remembered_target` computes the t
 ``add_to_output`` call once per task; a task's output paths are fixed for the run, as luigi treats
 targets. The settings that name outputs (:data:`OUTPUT_SETTINGS`) are fixed for the run too
 (``b2core.settings.fixed_settings``), unless a task or its class sets its own: each lookup that
-reaches the settings files costs a ``getcwd`` and a poll of the settings watch. Outside a worker
+reaches the settings files costs a ``getcwd`` and a poll of the settings watch. So are the settings
+plugins name through the ``b2core_run_settings`` hook (the Apptainer image, read for every task). Outside a worker
 (steering code, jobs, tests) every call computes afresh.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,16 +33,16 @@ _memo: dict[tuple[Any, ...], Any] | None = None
 
 
 @contextmanager
-def remembering_outputs() -> Iterator[None]:
-    """Remember output targets, and fix the settings that name them, until the block ends (nested blocks
-    share the outer memo)."""
+def remembering_outputs(run_settings: Iterable[str] = ()) -> Iterator[None]:
+    """Remember output targets, and fix the settings that name them and `run_settings`, until the block
+    ends (nested blocks share the outer memo)."""
     global _memo
     if _memo is not None:
         yield
         return
     _memo = {}
     try:
-        with fixed_settings(OUTPUT_SETTINGS):
+        with fixed_settings((*OUTPUT_SETTINGS, *run_settings)):
             yield
     finally:
         _memo = None

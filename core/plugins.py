@@ -53,6 +53,11 @@ def plugin_manager() -> pluggy.PluginManager:
     return manager
 
 
+def run_settings() -> tuple[str, ...]:
+    """The settings the installed plugins want read once per worker run (b2core_run_settings)."""
+    return tuple(name for names in plugin_manager().hook.b2core_run_settings() for name in names or ())
+
+
 def hook_entry_points() -> list[metadata.EntryPoint]:
     """The hook modules a run loads: all installed, or only first-party ones with AUTOLOAD_ENV set."""
     found = sorted(metadata.entry_points(group=HOOK_GROUP), key=lambda ep: ep.name)

@@ -33,6 +33,9 @@ _fixed: dict[tuple[str, ...], tuple[str, Any]] | None = None
 _fixed_keys: frozenset[str] | None = None
 _fixed_classes: dict[tuple[type, tuple[str, ...]], bool] = {}
 _IMMUTABLE = (str, int, float, bool, type(None), tuple, frozenset, type)
+# outside fixed_settings(): per names, the answer for tasks that do not set them, with what it came from
+# (settings files read, set_setting layer, B2CORE_ variables); reused while all three are the same
+_answers: dict[tuple[str, ...], tuple[Any, dict[str, Any], tuple[str | None, ...], tuple[str, Any]]] = {}
 
 SETTINGS_FILE_NAME = "settings.json"
 SETTINGS_FILE_ENV = "B2CORE_SETTINGS_JSON"
@@ -53,6 +56,7 @@ def set_setting(key: str, value: Any) -> None:
 
     validate_setting(key, value, source="set_setting()")
     _global_settings[key] = value
+    _answers.clear()
     if _fixed is not None:
         _fixed.clear()
 
@@ -60,6 +64,7 @@ def set_setting(key: str, value: Any) -> None:
 def clear_setting(key: str) -> None:
     """Remove a setting given with set_setting; missing keys are fine."""
     _global_settings.pop(key, None)
+    _answers.clear()
     if _fixed is not None:
         _fixed.clear()
 
@@ -112,6 +117,8 @@ def get_setting(
             answer = _resolve(key, names, None)
             if isinstance(answer[1], _IMMUTABLE):  # a dict or list is validated afresh: callers may change it
                 fixed[names] = answer
+    elif task is None or not _task_sets_any(task, names):
+        answer = _global_answer(key, names)
     else:
         answer = _resolve(key, names, task)
     kind, value = answer
@@ -142,6 +149,19 @@ def _resolve(key: str, names: tuple[str, ...], task: Any) -> tuple[str, Any]:
 
     has_default, value = model_default(key)
     return ("model default", value) if has_default else ("none", None)
+
+
+def _global_answer(key: str, names: tuple[str, ...]) -> tuple[str, Any]:
+    """_resolve for no task, reused while no layer it reads from changed (a lookup then costs a few us, not 20)."""
+    files = _current_files()
+    env = tuple(os.environ.get(ENV_PREFIX + name.upper()) for name in names)
+    cached = _answers.get(names)
+    if cached is not None and cached[0] is files and cached[1] is _global_settings and cached[2] == env:
+        return cached[3]
+    answer = _resolve(key, names, None)
+    if isinstance(answer[1], _IMMUTABLE):  # a dict or list is validated afresh: callers may change it
+        _answers[names] = (files, _global_settings, env, answer)
+    return answer
 
 
 def get_merged_dict(key: str, task: Any = None) -> dict[str, Any]:
@@ -196,6 +216,11 @@ def task_defines(task: Any, key: str) -> bool:
     if key in getattr(task, "__dict__", {}):
         return True
     return any(key in klass.__dict__ for klass in type(task).__mro__)
+
+
+def _task_sets_any(task: Any, names: tuple[str, ...]) -> bool:
+    """Whether a task (instance or class, asked afresh: classes may change) sets one of these names itself."""
+    return any(task_defines(task, name) for name in names)
 
 
 def _sets_any(task: Any, names: tuple[str, ...]) -> bool:
@@ -275,6 +300,11 @@ def forget_settings_files() -> None:
 
 def iter_settings_files() -> Iterator[tuple[Path, dict[str, Any]]]:
     """Yield every existing settings file with its parsed content, nearest first."""
+    yield from _current_files()
+
+
+def _current_files() -> list[tuple[Path, dict[str, Any]]]:
+    """The settings files with their content: the same list object until one of them may have changed."""
     variable, named = named_settings_file() or ("", None)
     key = (named, os.getcwd())
     snapshot = _files_snapshot.get(key)
@@ -290,7 +320,7 @@ def iter_settings_files() -> Iterator[tuple[Path, dict[str, Any]]]:
             watch.close()
             watch = None
         snapshot = _files_snapshot[key] = (watch, files)
-    yield from snapshot[1]
+    return snapshot[1]
 
 
 def _close_watches() -> None:

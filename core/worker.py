@@ -22,6 +22,7 @@ from b2core.plugins import (
     installed_backends,
     plugin_manager,
     resolve_auto,
+    run_settings,
     unknown_backend_message,
 )
 from b2core.progress import ProgressTracker
@@ -243,7 +244,7 @@ class B2Worker(LinearWorker):
         return self.engine
 
     def __enter__(self) -> B2Worker:
-        self._outputs = remembering_outputs()
+        self._outputs = remembering_outputs(run_settings())
         self._outputs.__enter__()
         return super().__enter__()
 

@@ -26,6 +26,11 @@ Two per-task costs that are not luigi's observable behaviour are also removed:
   remembers those runs, as luigi's ``cache_task_completion`` would, in a plain dict; dependencies
   found complete while scheduling are still checked again at run time, as in luigi.
 
+What the execution summary reads is kept once per distinct fact: luigi's ``_add_task_history`` appends
+a (task, status, runnable) triple on every registration and status report (two per task, about 150
+bytes); :class:`TaskHistory` keeps each task once with its distinct (status, runnable) pairs, which
+the summary reads as sets anyway.
+
 Asking for work is O(1) per call instead of O(tasks in flight), which made 10,000 batch jobs in flight
 cost minutes and gigabytes (luigi's ``_get_work`` copies every running task id into each request and
 keeps every reply, with its list of running tasks, for the execution summary):
@@ -94,6 +99,38 @@ class LocalFirstQueue:
         self._shared.close()
 
 
+class TaskHistory:
+    """luigi's ``_add_task_history``: iterates the same distinct (task, status, runnable) triples, in the
+    order each task first appeared (the summary's root task is the first), each task one dict entry."""
+
+    def __init__(self) -> None:
+        """Empty; luigi's worker appends to it."""
+        self._pairs_of: dict[Any, tuple[tuple[str, Any], ...]] = {}
+        self._interned: dict[tuple[tuple[str, Any], ...], tuple[tuple[str, Any], ...]] = {}
+
+    def append(self, entry: tuple[Any, str, Any]) -> None:
+        """Record a registration or status report (duplicates are kept once, as the summary's sets do)."""
+        task, status, runnable = entry
+        pairs = self._pairs_of.get(task, ())
+        if (status, runnable) not in pairs:
+            grown = (*pairs, (status, runnable))
+            self._pairs_of[task] = self._interned.setdefault(grown, grown)
+
+    def __iter__(self) -> Iterator[tuple[Any, str, Any]]:
+        for task, pairs in self._pairs_of.items():
+            for status, runnable in pairs:
+                yield task, status, runnable
+
+    def __getitem__(self, index: int) -> tuple[Any, str, Any]:
+        if index == 0:
+            for entry in self:
+                return entry
+        return list(self)[index]
+
+    def __len__(self) -> int:
+        return sum(len(pairs) for pairs in self._pairs_of.values())
+
+
 class LinearWorker(luigi.worker.Worker):
     """luigi.worker.Worker whose scheduling walk is linear in the number of distinct tasks."""
 
@@ -104,6 +141,7 @@ class LinearWorker(luigi.worker.Worker):
         self._phase_seen: set[str] | None = set()
         self._task_result_queue.close()
         self._task_result_queue = LocalFirstQueue()
+        self._add_task_history = TaskHistory()
         # luigi's Manager dict when cache_task_completion is set; otherwise the runs of this worker
         self._run_completions: Any = self._task_completion_cache
         if self._run_completions is None:

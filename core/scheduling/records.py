@@ -14,6 +14,24 @@ from luigi.scheduler import (
 )
 
 NO_DEPS: frozenset[str] = frozenset()
+SHARED_LIMIT = 10_000  # distinct mappings kept for sharing; beyond that each task keeps its own copy
+
+_shared: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def shared(mapping: dict[str, Any]) -> dict[str, Any]:
+    """One dict per distinct small mapping, read-only by contract: 10^6 tasks with the same parameter
+    visibilities or resources then hold one dict, not 10^6 copies of about 180 bytes."""
+    try:
+        key = tuple(mapping.items())
+        found = _shared.get(key)
+    except TypeError:  # an unhashable value: a copy of its own
+        return dict(mapping)
+    if found is None:
+        found = dict(mapping)
+        if len(_shared) < SHARED_LIMIT:
+            _shared[key] = found
+    return found
 
 
 class SchedTask:
@@ -73,8 +91,8 @@ class SchedTask:
         self.family = ""
         self.module = None
         self.params: dict[str, Any] = {}
-        self.param_visibilities: dict[str, Any] = {}
-        self.resources: dict[str, int] = {}
+        self.param_visibilities: dict[str, Any] = shared({})
+        self.resources: dict[str, int] = shared({})
         self.resources_running: dict[str, int] | None = None
         self.workers: tuple[str, ...] = ()
         self.stakeholders: tuple[str, ...] = ()

@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from b2core.scheduling.records import SchedTask
+from b2core.scheduling.records import SchedTask, shared
 from luigi.task_status import DONE, FAILED, PENDING, RUNNING, SUSPENDED, UNKNOWN
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class Registration:
         assert worker is not None
         worker_id = worker
         sched_worker = self._update_worker(worker_id)
-        resources = {} if resources is None else dict(resources)
+        resources = shared(resources or {})
         retry_policy = self._retry_policy(retry_policy_dict)
 
         task = self._tasks.get(task_id)
@@ -62,7 +62,7 @@ class Registration:
             task.family = family
             task.module = module
             task.params = params or {}
-            task.param_visibilities = param_visibilities or {}
+            task.param_visibilities = shared(param_visibilities or {})
             task.resources = resources
         elif task.status != RUNNING and not sched_worker.enabled:
             return
@@ -80,7 +80,7 @@ class Registration:
         if not task.module:
             task.module = module
         if not task.param_visibilities:
-            task.param_visibilities = param_visibilities or {}
+            task.param_visibilities = shared(param_visibilities or {})
         if not task.params:
             task.params = params or {}
         if status == RUNNING and not task.worker_running:

@@ -85,6 +85,7 @@ class TaskState:
             if task.resources_running:
                 for name, amount in task.resources_running.items():
                     self._used[name] -= amount
+            task.resources_running = None  # what it held while running: 10^6 finished tasks keep no copy
         self._status_count[old] -= 1
         self._status_count[new_status] += 1
         task.status = new_status

@@ -242,3 +242,47 @@ def test_plugin_setting_of_wrong_type_fails_at_start(example, queue) -> None:
     assert run.returncode == 2, run
     assert run.output.count("Setting 'example_queue' from attribute 'example_queue' of task Part") == 1, run
     assert "Scheduled" not in run.output and queue.jobs() == []
+
+
+class RunSettingPlugin:
+    """A plugin that wants its setting read once per run."""
+
+    @b2core.hookimpl
+    def b2core_run_settings(self) -> list[str]:
+        """The setting the tasks below ask for."""
+        return ["my_run_option"]
+
+
+def test_a_plugins_run_setting_is_read_once_per_run_and_other_settings_follow_the_file(
+    only_these_plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first task edits settings.json: the second still sees the run setting it started with, but the
+    new value of an ordinary setting; the next run sees both edits."""
+    only_these_plugins.register(RunSettingPlugin())
+    monkeypatch.chdir(tmp_path)
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"my_run_option": "old", "my_other_option": "old"}))
+    b2core.set_setting("result_dir", str(tmp_path / "results"))
+
+    class Seen(b2core.Task):
+        step = b2core.IntParameter()
+
+        def requires(self):
+            if self.step > 0:
+                yield Seen(step=self.step - 1)
+
+        def output(self):
+            yield self.add_to_output("seen.txt")
+
+        def run(self):
+            seen = f"{b2core.get_setting('my_run_option')} {b2core.get_setting('my_other_option')}"
+            with open(self.get_output_file_name("seen.txt"), "w") as f:
+                f.write(seen)
+            if self.step == 0:
+                settings.write_text(json.dumps({"my_run_option": "new", "my_other_option": "new"}))
+
+    b2core.process(Seen(step=1), argv=[], workers=1)
+    b2core.process(Seen(step=2), argv=[], workers=1)
+
+    seen = [Path(Seen(step=step).get_output_file_name("seen.txt")).read_text() for step in range(3)]
+    assert seen == ["old old", "old new", "new new"]

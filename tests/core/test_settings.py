@@ -508,3 +508,37 @@ def test_fixed_settings_fixes_its_keys_and_a_wider_block_inside_fixes_every_key(
         b2luigi.clear_setting("my_other_option")
         assert answers() == ("d", "d")
     assert answers() == ("d", "d")
+
+
+def test_remembered_answers_follow_every_layer_at_the_next_lookup(
+    nested_cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers are reused between lookups; each change of any layer still shows at once."""
+    task = Plain()
+    seen = []
+
+    def lookup() -> None:
+        seen.append((b2luigi.get_setting(KEY, default="none"), b2luigi.get_setting(KEY, task=task, default="none")))
+
+    lookup()
+    write_settings(nested_cwd, **{KEY: "file"})
+    lookup()
+    monkeypatch.setenv(f"B2CORE_{KEY.upper()}", "env")
+    lookup()
+    b2luigi.set_setting(KEY, "set")
+    lookup()
+    monkeypatch.setattr(Plain, KEY, "class", raising=False)
+    lookup()
+    b2luigi.clear_setting(KEY)
+    lookup()
+    monkeypatch.delenv(f"B2CORE_{KEY.upper()}")
+    lookup()
+    assert seen == [
+        ("none", "none"),
+        ("file", "file"),
+        ("env", "env"),
+        ("set", "set"),
+        ("set", "class"),
+        ("env", "class"),
+        ("file", "class"),
+    ]

@@ -11,7 +11,7 @@ from typing import Any
 from b2core.errors import SettingsError
 from b2core.hookspecs import JobCommand
 from b2core.paths import log_file_dir, map_folder, task_file_dir
-from b2core.settings import get_setting
+from b2core.settings import get_setting, task_defines
 from b2core.settings_models import register_settings_model
 
 from b2core_apptainer.settings import ApptainerSettings
@@ -24,18 +24,11 @@ COMPANION_SETTINGS = ("apptainer_mounts", "apptainer_mount_defaults", "apptainer
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def _task_defines(task: Any, key: str) -> bool:
-    """True when the task itself (instance or class) sets `key`, not a global setting."""
-    if key in getattr(task, "__dict__", {}):
-        return True
-    return any(key in klass.__dict__ for klass in type(task).__mro__)
-
-
 def uses_apptainer(task: Any) -> bool:
     """Whether a task's job runs in a container; a task that sets apptainer options without an image is an error."""
     if get_setting("apptainer_image", task=task):
         return True
-    asked = [key for key in COMPANION_SETTINGS if _task_defines(task, key)]
+    asked = [key for key in COMPANION_SETTINGS if task_defines(task, key)]
     if asked:
         raise SettingsError(
             f"Task {task.task_id} sets {', '.join(asked)} but no apptainer_image, so it cannot run in a container. "

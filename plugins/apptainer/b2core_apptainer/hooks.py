@@ -20,6 +20,12 @@ def b2core_settings_models() -> list[type]:
 
 
 @hookimpl
+def b2core_run_settings() -> list[str]:
+    """The image is asked for every task of a run (does it leave the process?): read once per run."""
+    return ["apptainer_image"]
+
+
+@hookimpl
 def b2core_task_needs_wrapper(task: Any) -> bool | None:
     """A task with an image must leave the steering process even without --batch: it runs in a container."""
     if not uses_apptainer(task):
