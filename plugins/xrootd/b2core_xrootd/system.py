@@ -19,9 +19,9 @@ EXISTS = 3018
 # kXR_ error numbers worth another try: file locked, I/O error, no memory, server error, no server,
 # checksum error, in progress, overloaded. Every other server answer is final (not authorized, ...).
 TRANSIENT_ERRNOS = {3003, 3007, 3008, 3012, 3014, 3019, 3020, 3024}
-# files up to this size are uploaded with one open, write and close: the copy engine's set-up per job (about
-# 0.5 ms) costs more than such a file's data
-SMALL_UPLOAD = 8 * 1024 * 1024
+# files up to this size travel with one open, write (or read) and close: the copy engine's set-up per job
+# (about 0.5 ms) costs more than such a file's data
+SMALL_TRANSFER = 8 * 1024 * 1024
 FILE_MODE = AccessMode.UR | AccessMode.UW | AccessMode.GR | AccessMode.OR  # rw-r--r--, as xrdcp creates files
 
 register_settings_model(XRootDSettings)  # its settings work even when the plugin hooks were not loaded
@@ -69,7 +69,7 @@ class XRootDSystem(RemoteFileSystem):
         self._check(results[0]["status"], door, path, action)
 
     def _upload(self, door: str, local_path: str, path: str) -> None:
-        if os.path.getsize(local_path) > SMALL_UPLOAD:
+        if os.path.getsize(local_path) > SMALL_TRANSFER:
             self._copy(os.path.abspath(local_path), self.url(path, door), door, path, "upload to")
             return
         with open(local_path, "rb") as stream:
@@ -86,7 +86,23 @@ class XRootDSystem(RemoteFileSystem):
         self._check(closed, door, path, "upload to")
 
     def _download(self, door: str, path: str, local_path: str) -> None:
-        self._copy(self.url(path, door), os.path.abspath(local_path), door, path, "download")
+        timeout = get_setting("xrootd_timeout")
+        remote = client.File()
+        self._check(remote.open(self.url(path, door), OpenFlags.READ, timeout=timeout)[0], door, path, "download")
+        try:
+            status, info = remote.stat(timeout=timeout)  # answered from the open's reply, no round trip
+            self._check(status, door, path, "download")
+            data = None
+            if info.size <= SMALL_TRANSFER:
+                status, data = remote.read(0, info.size, timeout=timeout)
+                self._check(status, door, path, "download")
+        finally:
+            remote.close(timeout=timeout)
+        if data is None:
+            self._copy(self.url(path, door), os.path.abspath(local_path), door, path, "download")
+            return
+        with open(local_path, "wb") as stream:
+            stream.write(data)
 
     def _rename(self, door: str, path: str, dest: str) -> None:
         status, _ = self._client(door).mv(path, dest, timeout=get_setting("xrootd_timeout"))
