@@ -34,6 +34,9 @@ def shared(mapping: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+NO_MAPPING: dict[str, Any] = shared({})  # what a new record holds until registration gives its own
+
+
 class SchedTask:
     """Scheduler-side record of one task; slots keep 100k of them small."""
 
@@ -91,8 +94,8 @@ class SchedTask:
         self.family = ""
         self.module = None
         self.params: dict[str, Any] = {}
-        self.param_visibilities: dict[str, Any] = shared({})
-        self.resources: dict[str, int] = shared({})
+        self.param_visibilities: dict[str, Any] = NO_MAPPING
+        self.resources: dict[str, int] = NO_MAPPING
         self.resources_running: dict[str, int] | None = None
         self.workers: tuple[str, ...] = ()
         self.stakeholders: tuple[str, ...] = ()
