@@ -4,6 +4,8 @@ A protocol plugin subclasses RemoteFileSystem and implements only the primitives
 ``_upload``, ``_download``, ...), raising TransientRemoteError or PermanentRemoteError. Everything
 users call is here: each operation is retried with tenacity on transient errors, moving to the next
 door (server) each time; uploads go to a temporary name, are verified, then renamed server-side.
+A transfer primitive may return a Transferred saying what its own replies established, so that the
+verification afterwards asks the server only for what is still unknown.
 """
 
 from __future__ import annotations
@@ -35,6 +37,19 @@ class RemoteStat:
 
     size: int
     is_dir: bool
+
+
+@dataclass(frozen=True)
+class Transferred:
+    """What an ``_upload`` or ``_download`` learnt on the way, so verifying it costs no second request."""
+
+    #: the file's size on the server as the transfer's own replies gave it (None: stat it afterwards)
+    size: int | None = None
+    #: the server's checksum in ``checksum_algorithm`` from the transfer's replies (None: ask afterwards);
+    #: the core still compares it with the local file's
+    checksum: str | None = None
+    #: True only if the transfer itself compared the checksums of both ends (XRootD's end-to-end copy)
+    verified: bool = False
 
 
 class RemoteFileSystem(luigi.target.FileSystem):
@@ -179,10 +194,10 @@ class RemoteFileSystem(luigi.target.FileSystem):
     def _stat(self, door: str, path: str) -> RemoteStat | None:
         raise NotImplementedError
 
-    def _upload(self, door: str, local_path: str, path: str) -> None:
+    def _upload(self, door: str, local_path: str, path: str) -> Transferred | None:
         raise NotImplementedError
 
-    def _download(self, door: str, path: str, local_path: str) -> None:
+    def _download(self, door: str, path: str, local_path: str) -> Transferred | None:
         raise NotImplementedError
 
     def _rename(self, door: str, path: str, dest: str) -> None:
@@ -211,17 +226,17 @@ class RemoteFileSystem(luigi.target.FileSystem):
     def _verified_upload(self, door: str, local_path: str, path: str) -> None:
         """Upload, then verify; a large file's local checksum runs while it travels if the door will want it."""
         if os.path.getsize(local_path) < OVERLAP_CHECKSUM or not self._expects_checksum(door):
-            self._upload(door, local_path, path)
-            self._verify(door, path, local_path, "upload to")
+            known = self._upload(door, local_path, path)
+            self._verify(door, path, local_path, "upload to", known=known)
             return
         with ThreadPoolExecutor(max_workers=1) as pool:
             local = pool.submit(local_checksum, local_path, self.checksum_algorithm)
-            self._upload(door, local_path, path)
-            self._verify(door, path, local_path, "upload to", local.result())
+            known = self._upload(door, local_path, path)
+            self._verify(door, path, local_path, "upload to", local.result(), known)
 
     def _verified_download(self, door: str, path: str, local_path: str) -> None:
-        self._download(door, path, local_path)
-        self._verify(door, path, local_path, "download")
+        known = self._download(door, path, local_path)
+        self._verify(door, path, local_path, "download", known=known)
 
     def _expects_checksum(self, door: str) -> bool:
         """Whether the door will answer a checksum: known from an earlier answer, else the protocol's guess."""
@@ -229,21 +244,36 @@ class RemoteFileSystem(luigi.target.FileSystem):
         return self._wants_checksum(door) and (door in offered or self.checksums_expected)
 
     def _wants_checksum(self, door: str) -> bool:
+        """Whether checksums are compared on this door, so a primitive may fetch the server's during a transfer."""
         silent = self.__dict__.setdefault("_no_checksums", set())  # doors that offered none: not asked again
         return self.checksum_algorithm is not None and door not in silent and get_setting("remote_verify_checksums")
 
-    def _verify(self, door: str, path: str, local_path: str, action: str, local: str | None = None) -> None:
-        """Compare size, and the checksum where the server offers one; a mismatch is retried."""
+    def _verify(
+        self,
+        door: str,
+        path: str,
+        local_path: str,
+        action: str,
+        local: str | None = None,
+        known: Transferred | None = None,
+    ) -> None:
+        """Compare size and the checksum the server offers, asking only what the transfer did not tell; retried."""
+        known = known or Transferred()
+        if known.verified:
+            return
         if not self.transfer_checks_size:
-            stat = self._stat(door, path)
             size = os.path.getsize(local_path)
-            if stat is None or stat.size != size:
-                found = "no file" if stat is None else f"{stat.size} bytes"
-                problem = f"size differs: local {size} bytes, server {found}"
+            if known.size is None:
+                stat = self._stat(door, path)
+                found = None if stat is None else stat.size
+            else:
+                found = known.size
+            if found != size:
+                problem = f"size differs: local {size} bytes, server {'no file' if found is None else f'{found} bytes'}"
                 raise TransientRemoteError(self.url(path, door), action, problem)
         if not self._wants_checksum(door):
             return
-        remote = self._checksum(door, path)
+        remote = known.checksum or self._checksum(door, path)
         if remote is None:
             self.__dict__["_no_checksums"].add(door)
             return

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from b2core.errors import PermanentRemoteError, TransientRemoteError
-from b2core.remote import RemoteFileSystem, RemoteStat, RemoteTarget
+from b2core.remote import RemoteFileSystem, RemoteStat, RemoteTarget, Transferred
 from b2core.settings import get_setting
 from b2core.settings_models import register_settings_model
 from XRootD import client
 from XRootD.client.flags import AccessMode, MkDirFlags, OpenFlags, QueryCode, StatInfoFlags
+from XRootD.client.utils import AsyncResponseHandler
 
 from b2core_xrootd.settings import XRootDSettings
 
 SERVER_ERROR = 400  # the client's errErrorResponse: the server answered with an error number
 NOT_FOUND = 3011
+UNSUPPORTED = 3013  # e.g. "query chksum is not supported": the server offers no checksums
 EXISTS = 3018
+CHECKSUM_ERROR = 305  # the client's errCheckSumError: the copy engine's end-to-end checksums differ
 # kXR_ error numbers worth another try: file locked, I/O error, no memory, server error, no server,
 # checksum error, in progress, overloaded. Every other server answer is final (not authorized, ...).
 TRANSIENT_ERRNOS = {3003, 3007, 3008, 3012, 3014, 3019, 3020, 3024}
@@ -59,19 +63,27 @@ class XRootDSystem(RemoteFileSystem):
         self._check(status, door, path, "check")
         return RemoteStat(size=info.size, is_dir=bool(info.flags & StatInfoFlags.IS_DIR))
 
-    def _copy(self, source: str, target: str, door: str, path: str, action: str) -> None:
-        """One transfer through the client's copy engine (xrdcp's), overwriting the target."""
+    def _copy(self, source: str, target: str, door: str, path: str, action: str, end2end: bool = False) -> None:
+        """One transfer through the client's copy engine (xrdcp's), overwriting the target; end2end: the engine
+        compares the adler32 of both ends itself (the target's computed while it is written, as xrdcp --cksum)."""
         process = client.CopyProcess()
-        process.add_job(source, target, force=True)
+        checks = {"checksummode": "end2end", "checksumtype": self.checksum_algorithm} if end2end else {}
+        process.add_job(source, target, force=True, **checks)
         self._check(process.prepare(), door, path, action)
         status, results = process.run()
+        result = results[0] if results else {}
+        if end2end and result.get("status") and result["status"].code == CHECKSUM_ERROR:
+            ends = [result.get(f"{side}CheckSum", "?").rpartition(":")[2] for side in ("source", "target")]
+            remote, local = ends if source.startswith(door) else ends[::-1]
+            problem = f"{self.checksum_algorithm} differs: local {local}, server {remote} (the copy engine's check)"
+            raise TransientRemoteError(self.url(path, door), action, problem)
         self._check(status, door, path, action)
-        self._check(results[0]["status"], door, path, action)
+        self._check(result["status"], door, path, action)
 
-    def _upload(self, door: str, local_path: str, path: str) -> None:
+    def _upload(self, door: str, local_path: str, path: str) -> Transferred | None:
         if os.path.getsize(local_path) > SMALL_TRANSFER:
             self._copy(os.path.abspath(local_path), self.url(path, door), door, path, "upload to")
-            return
+            return None
         with open(local_path, "rb") as stream:
             data = stream.read()
         timeout = get_setting("xrootd_timeout")
@@ -84,9 +96,11 @@ class XRootDSystem(RemoteFileSystem):
         finally:
             closed, _ = remote.close(timeout=timeout)
         self._check(closed, door, path, "upload to")
+        return Transferred(size=len(data))  # the new file took all bytes at offset 0 and closed: no stat needed
 
-    def _download(self, door: str, path: str, local_path: str) -> None:
+    def _download(self, door: str, path: str, local_path: str) -> Transferred:
         timeout = get_setting("xrootd_timeout")
+        checksum = self._checksum_soon(door, path) if self._wants_checksum(door) else None  # while the file opens
         remote = client.File()
         self._check(remote.open(self.url(path, door), OpenFlags.READ, timeout=timeout)[0], door, path, "download")
         try:
@@ -98,11 +112,13 @@ class XRootDSystem(RemoteFileSystem):
                 self._check(status, door, path, "download")
         finally:
             remote.close(timeout=timeout)
-        if data is None:
-            self._copy(self.url(path, door), os.path.abspath(local_path), door, path, "download")
-            return
+        server = checksum() if checksum else None
+        if data is None:  # the engine compares the checksums itself where the server offers one
+            self._copy(self.url(path, door), os.path.abspath(local_path), door, path, "download", server is not None)
+            return Transferred(size=info.size, checksum=server, verified=server is not None)
         with open(local_path, "wb") as stream:
             stream.write(data)
+        return Transferred(size=info.size, checksum=server)
 
     def _rename(self, door: str, path: str, dest: str) -> None:
         status, _ = self._client(door).mv(path, dest, timeout=get_setting("xrootd_timeout"))
@@ -129,6 +145,21 @@ class XRootDSystem(RemoteFileSystem):
 
     def _checksum(self, door: str, path: str) -> str | None:
         status, answer = self._client(door).query(QueryCode.CHECKSUM, path, timeout=get_setting("xrootd_timeout"))
+        return self._checksum_answer(status, answer, door, path)
+
+    def _checksum_soon(self, door: str, path: str) -> Callable[[], str | None]:
+        """Send the checksum query now and return what waits for its answer: it travels while the data does."""
+        handler = AsyncResponseHandler()
+        timeout = get_setting("xrootd_timeout")
+        sent = self._client(door).query(QueryCode.CHECKSUM, path, timeout=timeout, callback=handler)
+        if not sent.ok:  # never queued, so no answer will come
+            return lambda: self._checksum_answer(sent, None, door, path)
+        return lambda: self._checksum_answer(*handler.wait()[:2], door, path)
+
+    def _checksum_answer(self, status: object, answer: bytes | None, door: str, path: str) -> str | None:
+        """The adler32 of a checksum query's answer; None if the server offers no checksums or another kind."""
+        if not status.ok and status.errno == UNSUPPORTED:
+            return None
         self._check(status, door, path, "checksum")
         algorithm, _, value = answer.decode().strip("\x00 \n").partition(" ")
         return value if algorithm == self.checksum_algorithm else None

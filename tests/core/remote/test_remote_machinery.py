@@ -16,12 +16,17 @@ from pathlib import Path
 import b2core
 import pytest
 from b2core.errors import PermanentRemoteError, SettingsError, TransientRemoteError
-from b2core.remote import RemoteFileSystem, RemoteStat, RemoteTarget, file_system_for
+from b2core.remote import RemoteFileSystem, RemoteStat, RemoteTarget, Transferred, file_system_for
 from b2core.remote.checksums import local_checksum
 
 
+def adler32(path: Path) -> str:
+    return f"{zlib.adler32(path.read_bytes()):08x}"
+
+
 class FolderSystem(RemoteFileSystem):
-    """Each door 'folder://<name>' is a local folder; `faults` lists errors the next calls raise."""
+    """Each door 'folder://<name>' is a local folder; `faults` lists errors the next calls raise; transfers
+    report the `tells` fields of Transferred (size, checksum, verified), each truthfully established."""
 
     checksum_algorithm = "adler32"
     root: Path
@@ -32,6 +37,8 @@ class FolderSystem(RemoteFileSystem):
         self.faults: list[tuple[str, Exception]] = []  # (primitive name, error) consumed in order
         self.calls: list[tuple[str, str]] = []  # (primitive name, door)
         self.corrupt_uploads = 0
+        self.corrupt_downloads = 0
+        self.tells: frozenset[str] = frozenset()
 
     def _local(self, door: str, path: str) -> Path:
         return self.root / door.split("://")[1] / path.lstrip("/")
@@ -55,13 +62,29 @@ class FolderSystem(RemoteFileSystem):
         shutil.copyfile(local_path, target)
         if self.corrupt_uploads:
             self.corrupt_uploads -= 1
-            data = bytearray(target.read_bytes())
-            data[0] ^= 0xFF
-            target.write_bytes(bytes(data))
+            flip_first_byte(target)
+        return self._told(door, path, served=target, local=Path(local_path))
 
     def _download(self, door, path, local_path):
         self._enter("download", door)
-        shutil.copyfile(self._local(door, path), local_path)
+        served = self._local(door, path)
+        shutil.copyfile(served, local_path)
+        if self.corrupt_downloads:
+            self.corrupt_downloads -= 1
+            flip_first_byte(Path(local_path))
+        return self._told(door, path, served=served, local=Path(local_path))
+
+    def _told(self, door: str, path: str, served: Path, local: Path) -> Transferred | None:
+        """What the transfer reports: the served file's size and checksum; `verified` only after comparing."""
+        if not self.tells:
+            return None
+        if "verified" in self.tells and adler32(served) != adler32(local):
+            raise TransientRemoteError(self.url(path, door), "transfer", "the transfer's own checksums differ")
+        return Transferred(
+            size=served.stat().st_size if "size" in self.tells else None,
+            checksum=adler32(served) if "checksum" in self.tells else None,
+            verified="verified" in self.tells,
+        )
 
     def _rename(self, door, path, dest):
         self._enter("rename", door)
@@ -85,7 +108,13 @@ class FolderSystem(RemoteFileSystem):
 
     def _checksum(self, door, path):
         self._enter("checksum", door)
-        return f"{zlib.adler32(self._local(door, path).read_bytes()):08x}"
+        return adler32(self._local(door, path))
+
+
+def flip_first_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[0] ^= 0xFF
+    path.write_bytes(bytes(data))
 
 
 @pytest.fixture
@@ -143,6 +172,43 @@ def test_a_corrupted_upload_is_detected_by_checksum_and_sent_again(fs, local_fil
     target = RemoteTarget("/out/a.txt", fs)
     with target.open("r") as stream:
         assert stream.read() == "42\n"
+
+
+@pytest.mark.parametrize(
+    ("tells", "asked"),
+    [
+        ((), ["stat", "checksum"]),
+        (("size",), ["checksum"]),
+        (("checksum",), ["stat"]),
+        (("size", "checksum"), []),
+        (("verified",), []),
+    ],
+)
+def test_verification_asks_only_what_the_transfer_did_not_tell(fs, local_file, tmp_path, tells, asked) -> None:
+    fs.tells = frozenset(tells)
+    fs.copy_file_to_remote(str(local_file), "/out/a.txt", force=True)
+    assert [name for name, _ in fs.calls] == ["upload", *asked, "rename"]
+    fs.calls.clear()
+    fs.copy_file_from_remote("/out/a.txt", str(tmp_path / "down.txt"))
+    assert [name for name, _ in fs.calls] == ["download", *asked]
+    assert (tmp_path / "down.txt").read_text() == "42\n"
+
+
+@pytest.mark.parametrize("tells", [(), ("size", "checksum"), ("verified",)])
+def test_a_corrupted_download_is_caught_whatever_the_transfer_told(local_file, tmp_path, tells) -> None:
+    b2core.set_setting("remote_retry_wait", 0)
+    fs = FolderSystem("folder://one", tmp_path / "servers")  # one door: a retry reads the same file again
+    fs.copy_file_to_remote(str(local_file), "/out/a.txt", force=True)
+    fs.tells = frozenset(tells)
+    fs.corrupt_downloads = 1
+    fs.copy_file_from_remote("/out/a.txt", str(tmp_path / "down.txt"))
+    assert (tmp_path / "down.txt").read_text() == "42\n"
+    assert [name for name, _ in fs.calls].count("download") == 2, "the corrupted copy was downloaded again"
+    b2core.set_setting("remote_retries", 1)
+    fs.corrupt_downloads = 2
+    with pytest.raises(TransientRemoteError, match=r"folder://one/out/a\.txt: .*differ.*gave up after 2 attempts"):
+        fs.copy_file_from_remote("/out/a.txt", str(tmp_path / "again.txt"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["down.txt", "local.txt", "servers"], "no partial file"
 
 
 def test_a_failed_rename_never_leaves_the_final_name_nor_the_temporary(fs, local_file) -> None:

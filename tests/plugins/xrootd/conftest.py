@@ -28,9 +28,8 @@ def protocol(xrootd_server: str) -> Protocol:
     return Protocol(imports=IMPORTS, server=xrootd_server)
 
 
-@pytest.fixture
-def private_server(xrootd_server: str) -> Iterator[PrivateServer]:
-    """A second, private XRootD server (same packages as the shared one), stopped afterwards."""
+def running_private_server(config_lines: str) -> Iterator[PrivateServer]:
+    """A private XRootD server (same packages as the shared one) with extra configuration, stopped afterwards."""
     folder = tempfile.mkdtemp(prefix="b2core-private-xrootd-")
     for sub in ("data", "admin"):
         os.makedirs(f"{folder}/{sub}")
@@ -38,7 +37,7 @@ def private_server(xrootd_server: str) -> Iterator[PrivateServer]:
     config = f"{folder}/xrootd.cfg"
     Path(config).write_text(
         f"all.export /\noss.localroot {folder}/data\nxrd.port {port}\nall.adminpath {folder}/admin\n"
-        f"all.pidpath {folder}/admin\nxrootd.chksum adler32\n"
+        f"all.pidpath {folder}/admin\n{config_lines}"
     )
     user = ["-R", "nobody"] if os.geteuid() == 0 else []
     if user:
@@ -55,3 +54,15 @@ def private_server(xrootd_server: str) -> Iterator[PrivateServer]:
     yield server
     server.stop()
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def private_server(xrootd_server: str) -> Iterator[PrivateServer]:
+    """A second, private XRootD server with adler32 checksums like the shared one, stopped afterwards."""
+    yield from running_private_server("xrootd.chksum adler32\n")
+
+
+@pytest.fixture
+def server_without_checksums(xrootd_server: str) -> Iterator[PrivateServer]:
+    """A private XRootD server configured without checksums (it answers "query chksum is not supported")."""
+    yield from running_private_server("")
