@@ -64,8 +64,7 @@ class XRootDSystem(RemoteFileSystem):
         return RemoteStat(size=info.size, is_dir=bool(info.flags & StatInfoFlags.IS_DIR))
 
     def _copy(self, source: str, target: str, door: str, path: str, action: str, end2end: bool = False) -> None:
-        """One transfer through the client's copy engine (xrdcp's), overwriting the target; end2end: the engine
-        compares the adler32 of both ends itself (the target's computed while it is written, as xrdcp --cksum)."""
+        """One transfer through xrdcp's copy engine, overwriting; end2end: it compares both ends' adler32 itself."""
         process = client.CopyProcess()
         checks = {"checksummode": "end2end", "checksumtype": self.checksum_algorithm} if end2end else {}
         process.add_job(source, target, force=True, **checks)
