@@ -246,7 +246,8 @@ DOES = {  # what each side does per file, for the table
         "b2core",
     ): (
         "copy engine (files up to 8 MB: one open, write, close) to a temporary name, size + adler32 vs the"
-        " server's, rename; down: the same (read), the same checks"
+        " server's, rename; down: the same (read; the server's adler32 asked alongside the open, the copy"
+        " engine's end-to-end adler32 over 8 MB)"
     ),
     ("xrootd", "b2core, no checksums"): "the same with remote_verify_checksums = false (size only)",
     ("xrootd", "xrdcp"): "one xrdcp per file, no checksum, final name",
