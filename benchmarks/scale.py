@@ -120,6 +120,26 @@ WHERE_THE_TIME_GOES = [
     " them saves a few per cent; the 15 s and 3 minute targets still need a b2core worker loop that does the"
     " walk, registration and in-process run without luigi's per-task objects, keeping its events, summary and"
     " retries (about 100 us of Python per task next to the file system's work).",
+    "",
+    "Fifth pass (issue 17, session 8; a quieter machine than session 7's: plain luigi's fan-in of 1,000 took"
+    " 2.28 s of CPU against 2.9 s then). Per-phase CPU clocks on a fan-in of 100,000 (23.5 s with the clocks"
+    " on): scheduling walk 7.0 s, that is 70 us per task (the first `complete()` 20 us, the registration 17 us,"
+    " the rest luigi's walk with its events); run loop 16.1 s, 161 us per task: the staged run 70 us (the"
+    " task's own `run()` 44 us, counting the sum's reads of every input), creating the task process 22 us (10 us"
+    " of it the backend question), result handling 35 us (the second registration 17 us), `get_work` 16 us."
+    " Each piece costs about twice what it costs alone: the backend question takes 5 us in a loop of its own"
+    " and 10 us among 100,000 live tasks. Tried and dropped: running an in-process task without luigi's"
+    " task-process object, its multiprocessing set-up and the result queue, with the staged run and luigi's"
+    " events kept: 4.42-4.55 s against 4.37-4.74 s of CPU for 20,000 tasks (three runs each), no measurable"
+    " gain, so luigi's objects stay. Freezing the collector's view of the scheduled graph for the run"
+    " (`gc.freeze`): 22.2 and 22.4 s against 22.9 and 21.8 s for 100,000, within the noise. The collector takes"
+    " 1.0 s of 22 s at 100,000 (0.8 s in 11 full collections) and 12.3 s of 279 s at 1,000,000 (10.4 s in 22"
+    " full collections): 4 to 5 %, linear. Changed: temporary output names come from a per-process generator"
+    " seeded by the OS instead of `secrets` (2.4 -> 1.8 us per name). What remains is spread over some 30"
+    " steps of 1 to 20 us, none above a sixth of a task's time. The 15 s and 3-minute targets are not met, and"
+    " since dropping luigi's task-process layer whole gained nothing measurable, a b2core worker loop alone"
+    " is no longer expected to reach them: the per-task work itself (walk, registration twice, staged run)"
+    " would have to shrink too.",
 ]
 
 

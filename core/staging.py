@@ -8,7 +8,7 @@ copies in scratch_dir too, as b2luigi does.
 from __future__ import annotations
 
 import os
-import secrets
+import random
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -17,6 +17,10 @@ from contextlib import contextmanager
 from typing import Any
 
 TMP_MARKER = "-luigi-tmp-"  # b2luigi's marker, so its users' clean-up scripts keep matching
+# temporary names need to be unique, not unpredictable: seeded from the OS once per process (again in a
+# forked child), a draw costs a fifth of reading os.urandom for every name
+_names = random.Random()
+os.register_at_fork(after_in_child=_names.seed)
 
 
 def temporary_name(final: str, folder: str | None = None) -> str:
@@ -24,7 +28,7 @@ def temporary_name(final: str, folder: str | None = None) -> str:
     final = final.rstrip(os.sep) or final  # a folder output "out/" is named like "out"
     base = os.path.basename(final)
     stem, dot, extensions = base.partition(".")
-    name = f"{stem}{TMP_MARKER}{secrets.randbelow(10**10):010d}{dot}{extensions}"
+    name = f"{stem}{TMP_MARKER}{_names.randrange(10**10):010d}{dot}{extensions}"
     return os.path.join(folder or os.path.dirname(final), name)
 
 
