@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -292,16 +293,29 @@ class RemoteFileSystem(luigi.target.FileSystem):
             logger.debug("Could not remove the temporary upload %s: %s", self.url(path), error)
 
     def _retried(self, action: str, path: str, primitive: Callable[..., Result], *args: Any) -> Result:
-        """Call a primitive on the current door; transient errors retry on the next door, with backoff."""
-        attempts = get_setting("remote_retries") + 1
-        retrying = Retrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait_exponential(multiplier=get_setting("remote_retry_wait"), max=60),
-            retry=retry_if_exception_type(TransientRemoteError),
-            before_sleep=self._next_door,
-            reraise=True,
-        )
+        """Call a primitive on the current door; transient errors retry on the next door, with backoff.
+
+        The first attempt runs without tenacity: nearly every call succeeds at once, and setting up the
+        retry loop (and reading its two settings) costs more CPU than a small request to a nearby door.
+        """
         try:
+            return primitive(self.server_path, *args)
+        except TransientRemoteError as error:
+            failed = error
+        attempts = get_setting("remote_retries") + 1
+        wait = get_setting("remote_retry_wait")
+        try:
+            if attempts < 2:
+                raise failed
+            self._move_on(failed, min(wait, 60), attempt=2)  # what tenacity's wait gives after attempt 1
+            time.sleep(min(wait, 60))
+            retrying = Retrying(
+                stop=stop_after_attempt(attempts - 1),
+                wait=wait_exponential(multiplier=2 * wait, max=60),  # its attempt k is attempt k + 1 overall
+                retry=retry_if_exception_type(TransientRemoteError),
+                before_sleep=self._next_door,
+                reraise=True,
+            )
             return retrying(lambda: primitive(self.server_path, *args))
         except TransientRemoteError as error:
             doors = ", ".join(self.doors)
@@ -310,8 +324,12 @@ class RemoteFileSystem(luigi.target.FileSystem):
             ) from error
 
     def _next_door(self, state: RetryCallState) -> None:
+        """tenacity's before_sleep: its attempts start at the second one overall."""
         error = state.outcome.exception() if state.outcome else None
-        self._door = (self._door + 1) % len(self.doors)
         wait = state.next_action.sleep if state.next_action else 0
-        attempt = state.attempt_number + 1
+        self._move_on(error, wait, attempt=state.attempt_number + 2)
+
+    def _move_on(self, error: BaseException | None, wait: float, attempt: int) -> None:
+        """Switch to the next door and say so, before waiting for the given attempt."""
+        self._door = (self._door + 1) % len(self.doors)
         logger.warning("%s; retrying on %s in %.1f s (attempt %d)", error, self.server_path, wait, attempt)

@@ -6,6 +6,7 @@ The protocol here is a folder per door with faults injected on request: the core
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -154,6 +155,21 @@ def test_transient_errors_give_up_after_the_retries_naming_url_and_doors(fs, loc
     message = str(caught.value)
     assert "connection refused" in message and "gave up after 3 attempts on folder://one, folder://two" in message
     assert len(fs.calls) == 3
+
+
+def test_retries_wait_exponentially_and_log_each_attempt(fs, caplog) -> None:
+    b2core.set_setting("remote_retries", 3)
+    b2core.set_setting("remote_retry_wait", 0.1)
+    fs.faults = [("stat", TransientRemoteError(f"folder://d/{i}", "check", "server busy")) for i in range(3)]
+    with caplog.at_level(logging.WARNING, logger="b2core"):
+        assert not fs.exists("/out/a.txt")  # the fourth attempt answers
+    retries = [r.getMessage() for r in caplog.records if "retrying on" in r.getMessage()]
+    assert [m.rpartition("retrying on ")[2] for m in retries] == [
+        "folder://two in 0.1 s (attempt 2)",
+        "folder://one in 0.2 s (attempt 3)",
+        "folder://two in 0.4 s (attempt 4)",
+    ]
+    assert [door for name, door in fs.calls if name == "stat"] == ["folder://one", "folder://two"] * 2
 
 
 def test_a_permanent_error_fails_at_once_with_the_servers_words(fs, local_file) -> None:
