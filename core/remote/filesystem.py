@@ -304,11 +304,12 @@ class RemoteFileSystem(luigi.target.FileSystem):
             failed = error
         attempts = get_setting("remote_retries") + 1
         wait = get_setting("remote_retry_wait")
+        first_wait = min(wait, 60)  # what tenacity's wait gives after attempt 1
         try:
             if attempts < 2:
                 raise failed
-            self._move_on(failed, min(wait, 60), attempt=2)  # what tenacity's wait gives after attempt 1
-            time.sleep(min(wait, 60))
+            self._move_on(failed, first_wait, attempt=2)
+            time.sleep(first_wait)
             retrying = Retrying(
                 stop=stop_after_attempt(attempts - 1),
                 wait=wait_exponential(multiplier=2 * wait, max=60),  # its attempt k is attempt k + 1 overall
