@@ -49,6 +49,9 @@ class Transferred:
     #: the server's checksum in ``checksum_algorithm`` from the transfer's replies (None: ask afterwards);
     #: the core still compares it with the local file's
     checksum: str | None = None
+    #: True if the transfer asked the server for its checksum and the server offers none: the door is
+    #: then checked by size only from now on, without a second question
+    no_checksum_offered: bool = False
     #: True only if the transfer itself compared the checksums of both ends (XRootD's end-to-end copy)
     verified: bool = False
 
@@ -274,7 +277,7 @@ class RemoteFileSystem(luigi.target.FileSystem):
                 raise TransientRemoteError(self.url(path, door), action, problem)
         if not self._wants_checksum(door):
             return
-        remote = known.checksum or self._checksum(door, path)
+        remote = None if known.no_checksum_offered else known.checksum or self._checksum(door, path)
         if remote is None:
             self.__dict__["_no_checksums"].add(door)
             return

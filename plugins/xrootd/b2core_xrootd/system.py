@@ -112,12 +112,14 @@ class XRootDSystem(RemoteFileSystem):
         finally:
             remote.close(timeout=timeout)
         server = checksum() if checksum else None
+        offered_none = checksum is not None and server is None
+        known = Transferred(size=info.size, checksum=server, no_checksum_offered=offered_none)
         if data is None:  # the engine compares the checksums itself where the server offers one
             self._copy(self.url(path, door), os.path.abspath(local_path), door, path, "download", server is not None)
-            return Transferred(size=info.size, checksum=server, verified=server is not None)
+            return Transferred(size=info.size, checksum=server, verified=True) if server else known
         with open(local_path, "wb") as stream:
             stream.write(data)
-        return Transferred(size=info.size, checksum=server)
+        return known
 
     def _rename(self, door: str, path: str, dest: str) -> None:
         status, _ = self._client(door).mv(path, dest, timeout=get_setting("xrootd_timeout"))

@@ -34,6 +34,10 @@ class Recording(XRootDSystem):
         self.asked.append("checksum")
         return super()._checksum(door, path)
 
+    def _checksum_soon(self, door, path):
+        self.asked.append("checksum with the open")
+        return super()._checksum_soon(door, path)
+
 
 def uploaded(fs: XRootDSystem, path: str, folder: Path, size: int) -> bytes:
     """Random bytes published at path (the upload's check makes the server store their adler32)."""
@@ -132,7 +136,7 @@ def test_transfers_verify_without_asking_the_server_again(xrootd_server, folder,
     fs.asked.clear()
     fs.copy_file_from_remote(f"{folder}/f.bin", str(tmp_path / "down.bin"))
     assert (tmp_path / "down.bin").read_bytes() == data
-    assert fs.asked == [], "the size and the server's adler32 came with the download (or the engine compared them)"
+    assert fs.asked == ["checksum with the open"], "size and adler32 came with the download (or the engine compared)"
 
 
 @SIZES
@@ -159,3 +163,8 @@ def test_a_server_without_checksums_is_checked_by_size(server_without_checksums,
     assert (tmp_path / "down.bin").read_bytes() == data
     assert fs.asked.count("checksum") == 1, "a door that offers no checksums is asked once, not per transfer"
     assert fs.checksum("/f.bin") is None
+    reader = Recording(server_without_checksums.url)  # a job that only downloads
+    for name in ("first.bin", "second.bin"):
+        reader.copy_file_from_remote("/f.bin", str(tmp_path / name))
+        assert (tmp_path / name).read_bytes() == data
+    assert reader.asked == ["checksum with the open"], "the answer to the first question is remembered"
