@@ -79,10 +79,11 @@ def make_files(folder: Path, big_mb: int, small: int) -> tuple[Path, Path]:
 
 
 def touch_memory(folder: Path, mb: int) -> None:
-    """Write and delete mb MB once: the transfers' page cache then lands on memory the VM touched before."""
+    """Write and delete mb MB: the next transfer's page cache then lands on memory the VM backs right now."""
     # a first touch of guest memory costs the writer about 1.5 s of system CPU per GB written here (0.25 s
-    # on memory freed earlier); without this, whichever transfer (b2core's, the client's or the server's)
-    # happens to get untouched pages pays it
+    # on memory touched just before). A touch once at the start of the run did not last (this VM has a
+    # virtio-balloon device; b2core's 1 GB WebDAV download took 1.9-3.4 s, 1.24-1.32 s after a touch right
+    # before it): without one before each large transfer, whichever side gets such memory pays it
     block = os.urandom(4 * 1024 * 1024)
     with open(folder / "touch.bin", "wb") as stream:
         for _ in range(mb // 4):
@@ -91,7 +92,7 @@ def touch_memory(folder: Path, mb: int) -> None:
 
 
 def drop_downloads(folder: Path, size: int) -> None:
-    """Delete the local copies of the large file, so that the next download reuses their page cache memory."""
+    """Delete the local copies of the large file: five runs of 1 GB downloads need not stay on disk."""
     for path in folder.rglob("*.bin"):
         if path.stat().st_size == size:
             path.unlink()
@@ -223,8 +224,10 @@ def measure(protocol: str, big: Path, smalls: Path, scratch: Path) -> dict[str, 
         for what in TRANSFERS:
             for variant, plan in plans.items():
                 if what in plan:
+                    if what.startswith("big"):  # the side that writes the file gets memory the VM backs
+                        touch_memory(scratch, big.stat().st_size * 11 // 10 // 2**20)
                     results[variant][what] = timed(plan[what])
-                    if what == "big down":  # both sides write their download into memory freed before
+                    if what == "big down":
                         drop_downloads(scratch / protocol, big.stat().st_size)
         return results
     finally:
@@ -327,10 +330,12 @@ def write_docs(
             "large file, at most 2x its time for the small files. Times are wall clock, CPU seconds in",
             "brackets (the client process's own: b2core's Python process, or the xrdcp/curl processes; the",
             "servers' CPU is in neither). The first rows of each protocol compare the same work on both sides.",
-            "Before the transfers the benchmark writes and deletes 5 times the large file once, and deletes each",
-            "download of it after timing: on this VM, page cache on memory never touched before costs the writer",
-            "about 1.5 s of system CPU per GB (0.25 s on memory freed earlier), which would otherwise fall on",
-            "whichever side happens to get such memory first.",
+            "Right before each large transfer (on either side, untimed) the benchmark writes and deletes 1.1",
+            "times the large file: on this VM, page cache on memory the host does not back at that moment costs",
+            "the writer about 1.5 s of system CPU per GB (0.25 s on memory touched just before). One such write",
+            "at the start of the run, as earlier versions of this benchmark did, did not last: the same 1 GB",
+            "WebDAV download took 1.9-3.4 s, and 1.24-1.32 s with a write right before it (this VM has a",
+            "virtio-balloon device), so earlier tables charged it to whichever side got such memory.",
             "",
             "| protocol | transfer | b2core does | client does | b2core wall (CPU) | client wall (CPU) "
             "| rate (b2core vs client) | b2core |",
@@ -395,7 +400,6 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="b2core-bench-remote-"))
     try:
         big, smalls = make_files(scratch, big_mb, small)
-        touch_memory(scratch, 5 * big_mb)  # what one run's uploads (on the servers) and downloads write at most
         load_at_start = os.getloadavg()[0]
         table = []
         for protocol in args.protocols.split(","):
