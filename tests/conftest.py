@@ -25,13 +25,16 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def slurm_cluster() -> None:
-    """Require the local Slurm cluster started by scripts/slurm-cluster.sh."""
+    """Require the local Slurm cluster started by scripts/slurm-cluster.sh, checked once per session."""
+    # once, before the tests load the node: CI saw the check fail mid-run while the cluster ran other tests' jobs
     if shutil.which("sbatch") is None:
         skip_or_fail("Slurm is not installed (run scripts/slurm-cluster.sh start as root)")
-    if subprocess.run(["bash", "scripts/slurm-cluster.sh", "status"], capture_output=True).returncode != 0:
-        skip_or_fail("the local Slurm cluster is not running (scripts/slurm-cluster.sh start)")
+    status = subprocess.run(["bash", "scripts/slurm-cluster.sh", "status"], capture_output=True, text=True)
+    if status.returncode != 0:
+        said = status.stdout.strip()
+        skip_or_fail(f"the local Slurm cluster is not running (scripts/slurm-cluster.sh start): {said}")
 
 
 @pytest.fixture(scope="session")
