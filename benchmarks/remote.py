@@ -221,14 +221,15 @@ def measure(protocol: str, big: Path, smalls: Path, scratch: Path) -> dict[str, 
         client = through_xrdcp if protocol == "xrootd" else through_curl
         plans.update(client(big, smalls, f"{base}/client", scratch / protocol / "client"))
         results: dict[str, dict[str, Timing]] = {variant: {} for variant in plans}
+        size = big.stat().st_size
         for what in TRANSFERS:
             for variant, plan in plans.items():
                 if what in plan:
                     if what.startswith("big"):  # the side that writes the file gets memory the VM backs
-                        touch_memory(scratch, big.stat().st_size * 11 // 10 // 2**20)
+                        touch_memory(scratch, size * 11 // 10 // 2**20)
                     results[variant][what] = timed(plan[what])
                     if what == "big down":
-                        drop_downloads(scratch / protocol, big.stat().st_size)
+                        drop_downloads(scratch / protocol, size)
         return results
     finally:
         fs.remove(base)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 
 from b2core.errors import PermanentRemoteError, TransientRemoteError
 from b2core.remote import RemoteFileSystem, RemoteStat, RemoteTarget, Transferred
@@ -116,7 +117,7 @@ class XRootDSystem(RemoteFileSystem):
         known = Transferred(size=info.size, checksum=server, no_checksum_offered=offered_none)
         if data is None:  # the engine compares the checksums itself where the server offers one
             self._copy(self.url(path, door), os.path.abspath(local_path), door, path, "download", server is not None)
-            return Transferred(size=info.size, checksum=server, verified=True) if server else known
+            return replace(known, verified=server is not None)
         with open(local_path, "wb") as stream:
             stream.write(data)
         return known
