@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from docs_section import DOCS, write_section
+from memory_touch import touch_memory
 
 PKI = Path("/var/lib/b2core-webdav/pki")
 XROOTD = "root://localhost:1094"
@@ -76,19 +77,6 @@ def make_files(folder: Path, big_mb: int, small: int) -> tuple[Path, Path]:
     for i in range(small):
         (smalls / f"f{i:04d}.bin").write_bytes(os.urandom(SMALL_SIZE))
     return big, smalls
-
-
-def touch_memory(folder: Path, mb: int) -> None:
-    """Write and delete mb MB: the next transfer's page cache then lands on memory the VM backs right now."""
-    # a first touch of guest memory costs the writer about 1.5 s of system CPU per GB written here (0.25 s
-    # on memory touched just before). A touch once at the start of the run did not last (this VM has a
-    # virtio-balloon device; b2core's 1 GB WebDAV download took 1.9-3.4 s, 1.24-1.32 s after a touch right
-    # before it): without one before each large transfer, whichever side gets such memory pays it
-    block = os.urandom(4 * 1024 * 1024)
-    with open(folder / "touch.bin", "wb") as stream:
-        for _ in range(mb // 4):
-            stream.write(block)
-    (folder / "touch.bin").unlink()
 
 
 def drop_downloads(folder: Path, size: int) -> None:

@@ -6,7 +6,10 @@ Usage::
 
 Each local measurement runs in a fresh child process (peak RSS from its rusage) for three engines
 in the same run: ``b2core`` (this checkout), ``base`` (the b2core checkout given by --base, put
-first on the import path) and ``luigi`` (plain luigi.Task and luigi.build, small sizes only).
+first on the import path) and ``luigi`` (plain luigi.Task and luigi.build, small sizes only), and, for
+the fan-in, ``floor``: its file work with no framework (``workloads.fan_in_floor``), what issue 17's
+"near the cost floor" is measured against. Each measurement is preceded by writing and deleting a file
+in its output folder, so that no engine pays this VM's first touch of memory.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,12 +29,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from docs_section import write_section  # noqa: E402
+from memory_touch import touch_memory  # noqa: E402
 from run import child, default_tmp_dir  # noqa: E402
 
 LOCAL = [  # scenario, N, engines
-    ("fan-in", 1_000, ("b2core", "base", "luigi")),
-    ("fan-in", 10_000, ("b2core", "base")),
-    ("fan-in", 100_000, ("b2core", "base")),
+    ("fan-in", 1_000, ("b2core", "base", "luigi", "floor")),
+    ("fan-in", 10_000, ("b2core", "base", "floor")),
+    ("fan-in", 100_000, ("b2core", "base", "floor")),
     ("fan-in", 100_000, ("b2core",)),  # a second b2core run: the machine is shared, one run can be unlucky
     ("chain", 1_000, ("b2core", "base")),
     ("chain", 10_000, ("b2core", "base")),
@@ -38,7 +43,7 @@ LOCAL = [  # scenario, N, engines
     ("diamond", 1_000, ("b2core", "base")),
     ("diamond", 10_000, ("b2core", "base")),
 ]
-BIG = ("fan-in", 1_000_000, ("b2core",))
+BIG = ("fan-in", 1_000_000, ("b2core", "floor"))
 WHERE_THE_TIME_GOES = [
     "Where the time goes, first pass (cProfile with a CPU clock, fan-in of 10,000): `add_to_output` took about 40 %"
     " of the CPU time, because luigi's worker asks a leaf for `output()` four times and each call resolved five"
@@ -145,7 +150,7 @@ WHERE_THE_TIME_GOES = [
 
 def local_child(spec: dict[str, Any]) -> None:
     """In the child: run one build and print its figures as JSON."""
-    spec["engine"] = "luigi" if spec["engine"] == "luigi" else "b2core"
+    spec["engine"] = spec["engine"] if spec["engine"] in ("luigi", "floor") else "b2core"
     data = child(spec)
     data["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps(data))
@@ -157,6 +162,7 @@ def measure_local(scenario: str, n: int, engine: str, base: str | None, timeout:
     if engine == "base":
         env["PYTHONPATH"] = base or ""
     spec = {"scenario": scenario, "n": n, "engine": engine, "log_level": "WARNING", "tmp_dir": default_tmp_dir()}
+    touch_memory(spec["tmp_dir"] or tempfile.gettempdir(), min(4096, max(256, n // 100)))
     try:
         out = subprocess.run(
             [sys.executable, __file__, "--child", json.dumps(spec)],
@@ -224,6 +230,13 @@ def _verdict(rows: list[Any]) -> str:
         f"Fan-in of 100,000 against issue 17's target (under 15 s and under 400 MB): {figures}; "
         f"time {'met' if fast else 'not met'}, memory {'met' if small else 'not met'}."
     )
+    floors = [res["floor"]["seconds"] for scenario, n, res in rows if scenario == "fan-in" and "floor" in res]
+    if floors:
+        text += (
+            " The floor, the same file work with no framework, took "
+            + ", ".join(f"{f:.2f} s" for f in floors)
+            + " for the fan-ins in the table's order."
+        )
     big = [res["b2core"] for scenario, n, res in rows if scenario == "fan-in" and n == 1_000_000 and "b2core" in res]
     for r in big:
         text += (
@@ -260,17 +273,18 @@ def write_docs(rows: list[Any], base: str | None = None) -> None:
         f"({base_commit}), measured in the same run.",
         "",
         "| scenario | N | b2core s | b2core CPU s | b2core MB | base s | base CPU s | base MB | base / b2core (CPU) "
-        "| luigi CPU s | luigi / b2core (CPU) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| luigi CPU s | luigi / b2core (CPU) | floor s | b2core / floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     nan = float("nan")
     for scenario, n, res in rows:
-        b, o, lg = res.get("b2core", {}), res.get("base", {}), res.get("luigi", {})
+        b, o, lg, fl = res.get("b2core", {}), res.get("base", {}), res.get("luigi", {}), res.get("floor", {})
         bc, oc, lc = b.get("cpu", nan), o.get("cpu", nan), lg.get("cpu", nan)
+        bs, fs = b.get("seconds", nan), fl.get("seconds", nan)
         lines.append(
-            f"| {scenario} | {n:,} | {_fmt(b.get('seconds', nan))} | {_fmt(bc)} | {_fmt(b.get('rss_mb', nan), 0)} "
+            f"| {scenario} | {n:,} | {_fmt(bs)} | {_fmt(bc)} | {_fmt(b.get('rss_mb', nan), 0)} "
             f"| {_fmt(o.get('seconds', nan))} | {_fmt(oc)} | {_fmt(o.get('rss_mb', nan), 0)} | {_fmt(oc / bc)} "
-            f"| {_fmt(lc)} | {_fmt(lc / bc)} |"
+            f"| {_fmt(lc)} | {_fmt(lc / bc)} | {_fmt(fs)} | {_fmt(bs / fs, 1)} |"
         )
     lines += ["", _verdict(rows), "", _linearity(rows), "", *WHERE_THE_TIME_GOES]
     write_section("scale", "\n".join(lines))

@@ -210,6 +210,36 @@ def _b2core_classes(out_dir: str) -> Workload:
     return Workload(Leaf, Sum, Chain, Middle, Top, SharedRoot, output_path)
 
 
+def fan_in_floor(n: int, out_dir: str) -> None:
+    """The fan-in's cost floor on this machine: its file work with no framework, in b2core's layout.
+
+    Per leaf what any framework that keeps outputs atomic must do (the existence check, the folder, the
+    leaf's own write to a temporary name as the b2core workload's run() does it, the rename), then the
+    sum reads every leaf's file and writes its own.
+    """
+    paths = []
+    for i in range(n):
+        path = os.path.join(out_dir, f"i={i}", "out.txt")
+        if not os.path.exists(path):
+            os.mkdir(os.path.dirname(path))
+            _write_atomically(path, str(i))
+        paths.append(path)
+    total = 0
+    for path in paths:
+        with open(path) as f:
+            total += int(f.read())
+    os.mkdir(os.path.join(out_dir, f"n={n}"))
+    _write_atomically(os.path.join(out_dir, f"n={n}", "out.txt"), str(total))
+
+
+def _write_atomically(path: str, text: str) -> None:
+    temporary = path + ".tmp"
+    os.makedirs(os.path.dirname(temporary), exist_ok=True)  # the workload's run() makes sure too
+    with open(temporary, "w") as f:
+        f.write(text)
+    os.replace(temporary, path)
+
+
 def make_workload(api: str, out_dir: str) -> Workload:
     """Task classes for api 'luigi' or 'b2core' writing below out_dir."""
     if api == "b2core":
