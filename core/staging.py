@@ -104,10 +104,10 @@ class OutputStaging:
             raise
         folders = set()
         for final, temporary in self.staged.items():
-            if not os.path.lexists(temporary):
-                continue
             parent = os.path.dirname(final)
             if os.path.dirname(temporary) != parent:  # a sibling's folder exists: it holds the temporary
+                if not os.path.lexists(temporary):
+                    continue
                 if parent not in folders:
                     os.makedirs(parent or ".", exist_ok=True)
                     folders.add(parent)
@@ -145,9 +145,13 @@ def copy_path(source: str, target: str) -> None:
 
 
 def _replace(temporary: str, final: str) -> None:
-    """Move temporary to final in one rename; a folder in the way (an older result) is removed first."""
+    """Move temporary to final in one rename; a folder in the way (an older result) is removed first, an
+    output run() did not write is left alone (asked only when the rename fails: one system call per output)."""
     try:
         os.replace(temporary, final)
+    except FileNotFoundError:
+        if os.path.lexists(temporary):
+            raise  # the output's folder went away while run() wrote
     except OSError:
         if not os.path.isdir(final) or os.path.islink(final):
             raise

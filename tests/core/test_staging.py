@@ -20,8 +20,9 @@ class Writer(b2luigi.Task):
     def run(self):
         names = {key: self.get_output_file_name(key) for key in ("data.tar.gz", "summary.json")}
         for key, name in names.items():
-            with open(name, "w") as f:
-                f.write(key)
+            if key != os.environ.get("SKIP"):
+                with open(name, "w") as f:
+                    f.write(key)
         with open(os.path.join(os.environ["SPY_DIR"], f"names-{self.fail}.json"), "w") as f:
             json.dump(names, f)
         if self.fail:
@@ -75,6 +76,14 @@ def test_run_writes_temporary_names_moved_into_place_on_success(workflow, tmp_pa
         assert names[key].endswith("." + key.split(".", 1)[1])
         assert (results / key).read_text() == key
     assert sorted(p.name for p in results.iterdir()) == ["data.tar.gz", "summary.json"]
+
+
+def test_an_output_run_did_not_write_stays_missing(workflow, tmp_path: Path) -> None:
+    """A run() that asks for two names and writes one: that one lands, nothing stands for the other."""
+    run, _, _ = run_writer(workflow, tmp_path, SKIP="summary.json")
+    assert run.returncode == 0, run
+    results = workflow.path / "results" / "fail=False"
+    assert [p.name for p in results.iterdir()] == ["data.tar.gz"]
 
 
 def test_failing_run_exits_nonzero_and_leaves_nothing_that_counts_as_complete(workflow, tmp_path: Path) -> None:
