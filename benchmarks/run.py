@@ -94,7 +94,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
             start, cpu_start = time.perf_counter(), time.process_time()
             fan_in_floor(spec["n"], out_dir)
             return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu_start, "status": "SUCCESS"}
-        api = "b2core" if spec["engine"] == "b2core" else "luigi"
+        api = "b2core" if spec["engine"] in ("b2core", "bare") else "luigi"
         workload = make_workload(api, out_dir)
         if api == "b2core":
             import b2core
@@ -110,6 +110,11 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
             # what a steering script's b2core.process(...) does, minus reading sys.argv
             b2core.process(tasks, argv=[], workers=1, log_level=spec["log_level"])
             status = "SUCCESS"  # process() exits non-zero otherwise
+        elif spec["engine"] == "bare":
+            import bare_loop
+
+            bare_loop.build(tasks)
+            status = "SUCCESS"  # build() raises otherwise
         else:
             import luigi
 

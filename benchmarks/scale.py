@@ -4,12 +4,14 @@ Usage::
 
     .venv/bin/python benchmarks/scale.py --base /path/to/old/checkout   # writes its section of docs/benchmarks.md
 
-Each local measurement runs in a fresh child process (peak RSS from its rusage) for three engines
-in the same run: ``b2core`` (this checkout), ``base`` (the b2core checkout given by --base, put
-first on the import path) and ``luigi`` (plain luigi.Task and luigi.build, small sizes only), and, for
-the fan-in, ``floor``: its file work with no framework (``workloads.fan_in_floor``), what issue 17's
-"near the cost floor" is measured against. Each measurement is preceded by writing and deleting a file
-in its output folder, so that no engine pays this VM's first touch of memory.
+Each local measurement runs in a fresh child process (peak RSS from its rusage) in the same run:
+``b2core`` (this checkout), ``base`` (the b2core checkout given by --base, put first on the import
+path), ``luigi`` (plain luigi.Task and luigi.build, small sizes only) and, for the fan-in, ``bare``
+(luigi's task model run by the least loop that keeps it, ``bare_loop``: what replacing luigi's worker
+and scheduler could at most save) and ``floor`` (the same file work with no framework,
+``workloads.fan_in_floor``: what issue 17's "near the cost floor" is measured against). Each
+measurement is preceded by writing and deleting a file in its output folder, so that no engine pays
+this VM's first touch of memory.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from memory_touch import touch_memory  # noqa: E402
 from run import child, default_tmp_dir  # noqa: E402
 
 LOCAL = [  # scenario, N, engines
-    ("fan-in", 1_000, ("b2core", "base", "luigi", "floor")),
-    ("fan-in", 10_000, ("b2core", "base", "floor")),
-    ("fan-in", 100_000, ("b2core", "base", "floor")),
+    ("fan-in", 1_000, ("b2core", "base", "luigi", "bare", "floor")),
+    ("fan-in", 10_000, ("b2core", "base", "bare", "floor")),
+    ("fan-in", 100_000, ("b2core", "base", "bare", "floor")),
     ("fan-in", 100_000, ("b2core",)),  # a second b2core run: the machine is shared, one run can be unlucky
     ("chain", 1_000, ("b2core", "base")),
     ("chain", 10_000, ("b2core", "base")),
@@ -43,7 +45,7 @@ LOCAL = [  # scenario, N, engines
     ("diamond", 1_000, ("b2core", "base")),
     ("diamond", 10_000, ("b2core", "base")),
 ]
-BIG = ("fan-in", 1_000_000, ("b2core", "floor"))
+BIG = ("fan-in", 1_000_000, ("b2core", "bare", "floor"))
 WHERE_THE_TIME_GOES = [
     "Where the time goes, first pass (cProfile with a CPU clock, fan-in of 10,000): `add_to_output` took about 40 %"
     " of the CPU time, because luigi's worker asks a leaf for `output()` four times and each call resolved five"
@@ -150,7 +152,7 @@ WHERE_THE_TIME_GOES = [
 
 def local_child(spec: dict[str, Any]) -> None:
     """In the child: run one build and print its figures as JSON."""
-    spec["engine"] = spec["engine"] if spec["engine"] in ("luigi", "floor") else "b2core"
+    spec["engine"] = spec["engine"] if spec["engine"] in ("luigi", "floor", "bare") else "b2core"
     data = child(spec)
     data["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps(data))
@@ -273,18 +275,22 @@ def write_docs(rows: list[Any], base: str | None = None) -> None:
         f"({base_commit}), measured in the same run.",
         "",
         "| scenario | N | b2core s | b2core CPU s | b2core MB | base s | base CPU s | base MB | base / b2core (CPU) "
-        "| luigi CPU s | luigi / b2core (CPU) | floor s | b2core / floor |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| luigi CPU s | luigi / b2core (CPU) | bare loop s | b2core / bare | floor s | b2core / floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     nan = float("nan")
     for scenario, n, res in rows:
-        b, o, lg, fl = res.get("b2core", {}), res.get("base", {}), res.get("luigi", {}), res.get("floor", {})
+        b, o, lg = res.get("b2core", {}), res.get("base", {}), res.get("luigi", {})
         bc, oc, lc = b.get("cpu", nan), o.get("cpu", nan), lg.get("cpu", nan)
-        bs, fs = b.get("seconds", nan), fl.get("seconds", nan)
+        bs, bare, fs = (
+            b.get("seconds", nan),
+            res.get("bare", {}).get("seconds", nan),
+            res.get("floor", {}).get("seconds", nan),
+        )
         lines.append(
             f"| {scenario} | {n:,} | {_fmt(bs)} | {_fmt(bc)} | {_fmt(b.get('rss_mb', nan), 0)} "
             f"| {_fmt(o.get('seconds', nan))} | {_fmt(oc)} | {_fmt(o.get('rss_mb', nan), 0)} | {_fmt(oc / bc)} "
-            f"| {_fmt(lc)} | {_fmt(lc / bc)} | {_fmt(fs)} | {_fmt(bs / fs, 1)} |"
+            f"| {_fmt(lc)} | {_fmt(lc / bc)} | {_fmt(bare)} | {_fmt(bs / bare)} | {_fmt(fs)} | {_fmt(bs / fs, 1)} |"
         )
     lines += ["", _verdict(rows), "", _linearity(rows), "", *WHERE_THE_TIME_GOES]
     write_section("scale", "\n".join(lines))
