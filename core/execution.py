@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import subprocess
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,18 +126,40 @@ class StagedTaskProcess(luigi.worker.ContextManagedTaskProcess):
 
     def _forward_attributes(self) -> Any:
         """luigi's forwarding of the reporter's callbacks; for b2core tasks one dict entry instead of ten setattr."""
-        names = self.forward_reporter_attributes
-        key = (type(self), type(self.task))
-        held = _held_by_descriptors.get(key)
-        if held is None:
-            held = _held_by_descriptors[key] = held_by_descriptors(key[1], names.values())
-        if not held:
-            return super()._forward_attributes()
-        reporter = self.status_reporter
-        return Forwarded(self.task, {task_attr: getattr(reporter, attr) for attr, task_attr in names.items()})
+        return forwarding(self.task, self.status_reporter, self.forward_reporter_attributes)
 
 
-_held_by_descriptors: dict[tuple[type, type], bool] = {}
+def forwarding(task: Any, reporter: Any, names: dict[str, str]) -> Any:
+    """luigi's status reporter callbacks on a task while it runs (a context manager); b2core tasks hold them
+    in one dict entry, other tasks get luigi's attributes."""
+    key = (type(task), tuple(names.values()))
+    held = _held_by_descriptors.get(key)
+    if held is None:
+        held = _held_by_descriptors[key] = held_by_descriptors(key[0], names.values())
+    if held:
+        return Forwarded(task, {task_attr: getattr(reporter, attr) for attr, task_attr in names.items()})
+    return _set_attributes(task, reporter, names)
+
+
+@contextlib.contextmanager
+def _set_attributes(task: Any, reporter: Any, names: dict[str, str]) -> Iterator[None]:
+    for attr, task_attr in names.items():
+        setattr(task, task_attr, getattr(reporter, attr))
+    try:
+        yield
+    finally:
+        for task_attr in names.values():
+            setattr(task, task_attr, None)
+
+
+_held_by_descriptors: dict[tuple[type, tuple[str, ...]], bool] = {}
+
+
+def run_direct(task: Any, check_complete: Callable[[Any], bool], reporter: Any) -> NewDeps | None:
+    """A task's in-process run when b2core's worker runs it without luigi's task process: luigi's reporter
+    callbacks on the task, staged outputs."""
+    with forwarding(task, reporter, luigi.worker.TaskProcess.forward_reporter_attributes):
+        return run_staged(task, check_complete)
 
 
 def load_task_from_spec(spec_path: str | dict[str, Any], task_id: str) -> Any:

@@ -13,7 +13,7 @@ from b2core.batch.job_process import BatchTaskProcess
 from b2core.batch.jobstore import JobStore, store_path
 from b2core.batch.settle import settle_unwatched
 from b2core.errors import B2CoreError
-from b2core.execution import StagedTaskProcess
+from b2core.execution import StagedTaskProcess, run_direct
 from b2core.output_memo import remembering_outputs
 from b2core.paths import map_folder
 from b2core.plugins import (
@@ -174,9 +174,23 @@ class B2Worker(LinearWorker):
 
     def _run_task(self, task_id: str) -> None:
         task = self._scheduled_tasks.get(task_id)
-        if self.tracker is not None and task is not None:
-            self.tracker.task_changed(task_id, task.get_task_family(), "RUNNING")
+        if task is not None:
+            self._starting(task)
         super()._run_task(task_id)
+
+    def _starting(self, task: Any) -> None:
+        if self.tracker is not None:
+            self.tracker.task_changed(task.task_id, task.get_task_family(), "RUNNING")
+
+    def _direct_runner(self) -> Any:
+        """Without --batch, tasks that stay in this process run with staged outputs, without luigi's loop."""
+        return None if self.batch_mode else run_direct
+
+    def _runs_here(self, task: Any) -> bool:
+        try:
+            return not is_workflow_task(task) and choose_backend(task, self.batch_mode) is None
+        except B2CoreError:
+            return False  # luigi's loop reports it as the task's failure
 
     def _create_task_process(self, task: Any) -> Any:
         try:

@@ -62,6 +62,8 @@ from typing import Any
 
 import luigi
 import luigi.worker
+from b2core.scheduling.direct_run import DirectRun, Runner
+from b2core.scheduling.scheduler import LinearScheduler
 from luigi import rpc
 from luigi.worker import GetWorkResponse, TaskClassException, load_task
 
@@ -146,10 +148,14 @@ class LinearWorker(luigi.worker.Worker):
         self._run_completions: Any = self._task_completion_cache
         if self._run_completions is None:
             self._run_completions = {}
+        self._run_check = functools.partial(luigi.worker.check_complete_cached, completion_cache=self._run_completions)
         # (worker, task id) pairs already in _get_work_response_history
         self._seen_elsewhere: set[tuple[str, str]] = set()
         # task id -> ids of its dependencies, as registered with the scheduler
         self._deps_of: dict[str, tuple[str, ...]] = {}
+        # this run's tasks run without a scheduler round trip each (see b2core.scheduling.direct_run); None:
+        # not decided yet, False: luigi's loop
+        self._direct: DirectRun | bool | None = None
 
     def _create_task_process(self, task: luigi.Task) -> Any:
         """luigi's task process, told which tasks this worker already ran successfully; with a central
@@ -160,9 +166,7 @@ class LinearWorker(luigi.worker.Worker):
         if deps is not None and all(self._run_completions.get(dep) for dep in deps):
             # luigi's check would find each in the cache (and ask requires() again)
             process.check_unfulfilled_deps = False
-        process.check_complete = functools.partial(
-            luigi.worker.check_complete_cached, completion_cache=self._run_completions
-        )
+        process.check_complete = self._run_check
         if isinstance(self._scheduler, rpc.RemoteScheduler):
             process.run = functools.partial(_run_unless_done_elsewhere, process, process.run)
         return process
@@ -171,13 +175,49 @@ class LinearWorker(luigi.worker.Worker):
         """Schedule a task and its incomplete dependencies, skipping sub-graphs already scheduled."""
         if self._phase_seen is not None and hasattr(task, "task_id"):
             self._phase_seen.add(task.task_id)
+        if self._direct is None and self._phase_seen is not None:
+            runner = self._direct_runner()
+            self._direct = DirectRun(self, runner) if runner and not multiprocess and self._direct_allowed() else False
         return super().add(task, multiprocess, processes)
 
+    def _direct_runner(self) -> Runner | None:
+        """How a subclass runs a task in this process for a direct run (b2core.scheduling.direct_run); None: never."""
+        return None
+
+    def _runs_here(self, task: luigi.Task) -> bool:
+        """Whether this worker would run the task in this process (a direct run hands the others to luigi)."""
+        return True
+
+    def _starting(self, task: luigi.Task) -> None:
+        """Called right before this worker runs a task."""
+
+    def _direct_allowed(self) -> bool:
+        """One worker in this process, b2core's scheduler in it, and none of luigi's options a direct run
+        does not follow."""
+        config = self._config
+        return (
+            self.worker_processes == 1
+            and isinstance(self._scheduler, LinearScheduler)
+            and not (self._assistant or config.force_multiprocessing or config.check_complete_on_run)
+            and config.task_limit is None
+            and self._task_completion_cache is None
+            and not config.task_process_context
+        )
+
     def _add_task(self, *args: Any, **kwargs: Any) -> None:
-        """luigi's _add_task, remembering the dependencies a task is registered with."""
+        """luigi's _add_task, remembering the dependencies a task is registered with; in a direct run kept
+        here instead of sent (luigi's task history as luigi keeps it)."""
         deps = kwargs.get("deps")
+        task_id = kwargs["task_id"]
         if deps is not None:
-            self._deps_of[kwargs["task_id"]] = tuple(deps)
+            self._deps_of[task_id] = tuple(deps)
+        direct = self._direct
+        if direct and direct.active:
+            task = self._scheduled_tasks.get(task_id)
+            if task is not None:
+                self._add_task_history.append((task, kwargs["status"], kwargs["runnable"]))
+            direct.record(task_id, kwargs["status"], kwargs["runnable"])
+            return
         super()._add_task(*args, **kwargs)
 
     def _add(self, task: luigi.Task, is_complete: Any) -> Iterator[luigi.Task]:
@@ -253,6 +293,11 @@ class LinearWorker(luigi.worker.Worker):
     def run(self) -> bool:
         """Run scheduled tasks; from here on add() (dynamic dependencies) behaves exactly like luigi's."""
         self._phase_seen = None
+        direct = self._direct
+        if direct and direct.active:
+            succeeded = direct.run()
+            if succeeded is not None:
+                return succeeded
         return super().run()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
