@@ -127,15 +127,19 @@ class B2Worker(LinearWorker):
 
     def _add(self, task: Any, is_complete: Any) -> Any:
         """Schedule like luigi, but check each class of task that will run once, before anything runs."""
+        if self._walk_check(task, is_complete):
+            yield from super()._add(task, is_complete)
+
+    def _walk_check(self, task: Any, is_complete: Any) -> bool:
+        """Check the class of a task that will run, once per class; False stops the walk: run() then reports
+        the one error instead of running anything."""
         if self._phase_seen is not None and not is_complete and type(task) not in self._checked_classes:
             self._checked_classes.add(type(task))
             try:
                 check_task_class(task, self.batch_mode, self._checked_backends)
             except B2CoreError as error:
                 self._startup_error = self._startup_error or error
-        if self._startup_error is not None:
-            return  # stop walking: run() reports the one error instead of running anything
-        yield from super()._add(task, is_complete)
+        return self._startup_error is None
 
     def run(self) -> bool:
         """Run the scheduled tasks, unless the scheduling phase found a task that no run can start."""

@@ -18,16 +18,18 @@ e-mail are luigi's) or new dependencies from ``run()``.
 
 from __future__ import annotations
 
+import collections
 import heapq
 import logging
 import os
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import luigi
 import luigi.worker
-from luigi.task_status import DONE, PENDING
+from luigi.task_status import DISABLED, DONE, PENDING
 
 logger = logging.getLogger("luigi-interface")
 Event = luigi.Event
@@ -64,6 +66,77 @@ class DirectRun:
         """A registration luigi's worker would have sent to the scheduler now."""
         old = self.registered.get(task_id)
         self.registered[task_id] = (status, runnable, None) if old is None else (old[0], old[1], status)
+
+    def add(self, root: Any) -> bool:
+        """luigi's Worker.add: the same walk (breadth first, complete() of each task when found), events,
+        log lines and errors; a task off the common path (complete() raising or not a bool, an external
+        task, requires() raising) goes through luigi's own _add."""
+        worker = self.worker
+        if worker._first_task is None and hasattr(root, "task_id"):
+            worker._first_task = root.task_id
+        worker.add_succeeded = True
+        worker._validate_task(root)
+        seen = worker._phase_seen  # LinearWorker.add has put the root in; ids walked by earlier roots too
+        queue = collections.deque([(root, self._checked(root))])
+        try:
+            while queue:
+                task, is_complete = queue.popleft()
+                for dep in self._walk(task, is_complete):
+                    if dep.task_id not in seen:
+                        worker._validate_task(dep)
+                        seen.add(dep.task_id)
+                        queue.append((dep, self._checked(dep)))
+        except (KeyboardInterrupt, luigi.worker.TaskException):
+            raise
+        except Exception as error:
+            worker.add_succeeded = False
+            formatted = traceback.format_exc()
+            worker._log_unexpected_error(root)
+            root.trigger_event(Event.BROKEN_TASK, root, error)
+            worker._email_unexpected_error(root, formatted)
+            raise
+        return worker.add_succeeded
+
+    def _checked(self, task: Any) -> Any:
+        """luigi's check_complete: the answer, or the traceback of complete() raising."""
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("Checking if %s is complete", task)
+        try:
+            return task.complete()
+        except Exception:
+            return luigi.worker.TracebackWrapper(traceback.format_exc())
+
+    def _walk(self, task: Any, is_complete: Any) -> Iterator[Any]:
+        """luigi's Worker._add for a task complete or to run here; its dependencies, for the walk."""
+        worker = self.worker
+        if not worker._walk_check(task, is_complete):
+            return
+        deps = None
+        if is_complete is True:
+            status, runnable = DONE, False
+            task.trigger_event(Event.DEPENDENCY_PRESENT, task)
+        elif is_complete is False and not luigi.worker._is_external(task):
+            try:
+                deps = task.deps()
+                worker._add_task_batcher(task)
+            except Exception:
+                yield from luigi.worker.Worker._add(worker, task, is_complete)  # its error, luigi's way
+                return
+            status, runnable = PENDING, True
+        else:
+            yield from luigi.worker.Worker._add(worker, task, is_complete)
+            return
+        if task.disabled:
+            status = DISABLED
+        if deps:
+            for dep in deps:
+                worker._validate_dependency(dep)
+                task.trigger_event(Event.DEPENDENCY_DISCOVERED, task, dep)
+                yield dep
+            deps = [dep.task_id for dep in deps]
+        worker._scheduled_tasks[task.task_id] = task
+        task_id, family = task.task_id, task.task_family
+        worker._add_task(worker=worker._id, task_id=task_id, status=status, deps=deps, runnable=runnable, family=family)
 
     def run(self) -> bool | None:
         """Run what the walk scheduled; None when handed over to luigi's loop, which then goes on."""

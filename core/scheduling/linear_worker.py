@@ -178,6 +178,8 @@ class LinearWorker(luigi.worker.Worker):
         if self._direct is None and self._phase_seen is not None:
             runner = self._direct_runner()
             self._direct = DirectRun(self, runner) if runner and not multiprocess and self._direct_allowed() else False
+        if self._direct and self._direct.active and self._phase_seen is not None:
+            return self._direct.add(task)
         return super().add(task, multiprocess, processes)
 
     def _direct_runner(self) -> Runner | None:
@@ -190,6 +192,10 @@ class LinearWorker(luigi.worker.Worker):
 
     def _starting(self, task: luigi.Task) -> None:
         """Called right before this worker runs a task."""
+
+    def _walk_check(self, task: luigi.Task, is_complete: Any) -> bool:
+        """Called before the scheduling walk looks at a task; False: not at it, nor below it."""
+        return True
 
     def _direct_allowed(self) -> bool:
         """One worker in this process, b2core's scheduler in it, and none of luigi's options a direct run

@@ -89,7 +89,8 @@ def test_a_task_filling_result_dir_fails_alone_naming_the_folder(tmp_path: Path,
     """run() writes 2.5 MB into a 1 MB result_dir: that task fails naming the folder, nothing partial of it is
     left or counted complete, the small tasks' results are there; with room again, the rerun completes it."""
     results = small_tmpfs(tmp_path / "results")
-    env = {"RESULTS": str(results), "LOGS": str(tmp_path / "logs"), "BLOCKS": "40", "BATCH": batch}
+    # the small tasks finish first: one writing while the filler has the folder full would fail as well
+    env = {"RESULTS": str(results), "LOGS": str(tmp_path / "logs"), "BLOCKS": "40", "BATCH": batch, "FILLER_LAST": "1"}
     done = run(tmp_path, **env)
     assert done.returncode == 1, done.stderr[-3000:]
     text = summary(done)
