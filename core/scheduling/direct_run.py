@@ -35,6 +35,7 @@ logger = logging.getLogger("luigi-interface")
 Event = luigi.Event
 #: run(task, check_complete, reporter) -> luigi-style new dependencies; the worker's in-process run
 Runner = Callable[[Any, Callable[[Any], bool], Any], Any]
+_BROKEN = object()  # requires() raised
 
 
 class HandedOver:
@@ -115,15 +116,9 @@ class DirectRun:
         if is_complete is True:
             status, runnable = DONE, False
             task.trigger_event(Event.DEPENDENCY_PRESENT, task)
-        elif is_complete is False and not luigi.worker._is_external(task):
-            try:
-                deps = task.deps()
-                worker._add_task_batcher(task)
-            except Exception:
-                yield from luigi.worker.Worker._add(worker, task, is_complete)  # its error, luigi's way
-                return
+        elif is_complete is False and not luigi.worker._is_external(task) and (deps := self._deps(task)) is not _BROKEN:
             status, runnable = PENDING, True
-        else:
+        else:  # a traceback or no bool from complete(), an external task, requires() raising: luigi's way
             yield from luigi.worker.Worker._add(worker, task, is_complete)
             return
         if task.disabled:
@@ -137,6 +132,16 @@ class DirectRun:
         worker._scheduled_tasks[task.task_id] = task
         task_id, family = task.task_id, task.task_family
         worker._add_task(worker=worker._id, task_id=task_id, status=status, deps=deps, runnable=runnable, family=family)
+
+    def _deps(self, task: Any) -> Any:
+        """task.deps(), or _BROKEN if requires() raised (luigi's _add then asks again and reports it, its
+        traceback not chained to this one)."""
+        try:
+            deps = task.deps()
+            self.worker._add_task_batcher(task)
+        except Exception:
+            return _BROKEN
+        return deps
 
     def run(self) -> bool | None:
         """Run what the walk scheduled; None when handed over to luigi's loop, which then goes on."""

@@ -33,6 +33,11 @@ class Leaf(b2core.Task):
     def output(self):
         yield self.add_to_output("leaf.txt")
 
+    def complete(self):
+        if str(self.i) == os.environ.get("BROKEN_COMPLETE"):
+            raise ValueError("complete() is broken")
+        return super().complete()
+
     def run(self):
         if str(self.i) == os.environ.get("FAIL"):
             raise RuntimeError(f"leaf {self.i} fails")
@@ -53,6 +58,11 @@ class Sum(b2core.Task):
             f.write(str(total))
 
 class Dynamic(b2core.Task):
+    def requires(self):
+        if os.environ.get("BROKEN_REQUIRES"):
+            raise ValueError("requires() is broken")
+        return []
+
     def output(self):
         yield self.add_to_output("dynamic.txt")
 
@@ -118,19 +128,33 @@ def run_both(workflow, tmp_path: Path, **env: str) -> list[tuple[int, list, str,
 
 @pytest.mark.parametrize(
     "env",
-    [{}, {"FAIL": "3"}, {"DYNAMIC": "1"}, {"DYNAMIC": "1", "FAIL": "100"}],
-    ids=["all succeed", "a leaf fails", "new dependencies", "a new dependency fails"],
+    [
+        {},
+        {"FAIL": "3"},
+        {"DYNAMIC": "1"},
+        {"DYNAMIC": "1", "FAIL": "100"},
+        {"BROKEN_REQUIRES": "1"},
+        {"BROKEN_COMPLETE": "4"},
+    ],
+    ids=[
+        "all succeed",
+        "a leaf fails",
+        "new dependencies",
+        "a new dependency fails",
+        "requires raises",
+        "complete raises",
+    ],
 )
 def test_a_direct_run_matches_luigis_loop(workflow, tmp_path: Path, env: dict[str, str]) -> None:
     """Events (with each discovered edge), exit code, execution summary and outputs are luigi's."""
     direct_run, luigi_run = run_both(workflow, tmp_path, **env)
     direct_code, direct_events, direct_summary, direct_outputs, direct = direct_run
     luigi_code, luigi_events, luigi_summary, luigi_outputs, other = luigi_run
-    assert direct_code == luigi_code == (1 if "FAIL" in env else 0), (direct, other)
+    assert direct_code == luigi_code == (0 if env in ({}, {"DYNAMIC": "1"}) else 1), (direct, other)
     assert direct_events == luigi_events, (direct, other)
     assert "Scheduled" in direct_summary and direct_summary == luigi_summary, (direct, other)
     assert direct_outputs == luigi_outputs
     informed = "Informed scheduler that task"  # the one difference: a direct run has no scheduler to inform
     assert informed in other.output
     assert (informed in direct.output) == bool(env), direct  # ... until it hands over
-    assert ("sum.txt" in str(direct_outputs)) == ("FAIL" not in env or env["FAIL"] == "100")
+    assert ("sum.txt" in str(direct_outputs)) == (env.get("FAIL", "100") == "100" and "BROKEN_COMPLETE" not in env)
