@@ -18,7 +18,8 @@
 #
 # The cell: SGE_ROOT=/var/lib/gridengine, cell "default", host "localhost"
 # (host_aliases maps `hostname -s` to it), queue all.q with SGE_LOCAL_SLOTS
-# slots (default 16; test jobs are short and mostly wait), min_uid/min_gid 0
+# slots (default 40: three test workers may each hold 12 mostly waiting jobs
+# at once; with 16, two tests waited on each other until they timed out), min_uid/min_gid 0
 # so root (CI, tests) may submit, login_shells none (job shells do not read
 # the submitter's profile, which made each light job take seconds), a 1 s
 # scheduling interval and a 1 s accounting flush so qstat and qacct follow
@@ -39,7 +40,7 @@ readonly EXECD_LOG=/var/spool/gridengine/execd/localhost/messages
 readonly POLICY_RC=/usr/sbin/policy-rc.d
 readonly PACKAGES=(gridengine-master gridengine-exec gridengine-client)
 readonly DAEMON_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-SLOTS=${SGE_LOCAL_SLOTS:-16}
+SLOTS=${SGE_LOCAL_SLOTS:-40}
 TIMEOUT=${SGE_LOCAL_TIMEOUT:-60}
 CREATED_POLICY_RC=0
 WORK=
