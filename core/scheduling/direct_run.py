@@ -154,7 +154,6 @@ class DirectRun:
         worker.run_succeeded = True
         worker._add_worker()
         check = worker._run_check
-        order = {task_id: index for index, task_id in enumerate(self.registered)}
         while ready:
             _, task_id = heapq.heappop(ready)
             task = worker._scheduled_tasks[task_id]
@@ -163,19 +162,20 @@ class DirectRun:
             result = self._run_one(task, check)
             if result is not None:
                 return self._hand_over(task, result)
-            for dependent in waiting.pop(task_id, ()):
-                missing[dependent] -= 1
-                if not missing[dependent]:
-                    heapq.heappush(ready, (order[dependent], dependent))
+            for entry in waiting.pop(task_id, ()):
+                missing[entry[1]] -= 1
+                if not missing[entry[1]]:
+                    heapq.heappush(ready, entry)
         self.active = False
         return worker.run_succeeded
 
-    def _plan(self) -> tuple[dict[str, int], dict[str, list[str]], list[tuple[int, str]]] | None:
-        """Unfinished dependencies per task, the dependents waiting for each, the tasks ready now (by walk
-        order, as the scheduler hands them out); None if the walk registered one only luigi's loop schedules."""
+    def _plan(self) -> tuple[dict[str, int], dict[str, list[tuple[int, str]]], list[tuple[int, str]]] | None:
+        """Unfinished dependencies per task, the dependents waiting for each and the tasks ready now, each as
+        (walk order, id): the order the scheduler hands them out; None if the walk registered one only luigi's
+        loop schedules."""
         worker = self.worker
         missing: dict[str, int] = {}
-        waiting: dict[str, list[str]] = {}
+        waiting: dict[str, list[tuple[int, str]]] = {}
         ready = []
         registered = self.registered
         for index, (task_id, (status, runnable, _)) in enumerate(registered.items()):
@@ -190,7 +190,7 @@ class DirectRun:
                 if dep_status != DONE:
                     if dep_status != PENDING:
                         return None
-                    waiting.setdefault(dep, []).append(task_id)
+                    waiting.setdefault(dep, []).append((index, task_id))
                     count += 1
             missing[task_id] = count
             if not count:
@@ -205,9 +205,8 @@ class DirectRun:
                 return False
             if not worker._config.check_unfulfilled_deps:
                 return True
-            ran = worker._run_completions
             deps = worker._deps_of.get(task.task_id, ())
-            return all(ran.get(dep) or worker._scheduled_tasks[dep].complete() for dep in deps)
+            return all(worker._run_check(worker._scheduled_tasks[dep]) for dep in deps)
         except Exception:  # luigi's task process fails the task with this error
             return False
 

@@ -175,11 +175,13 @@ class LinearWorker(luigi.worker.Worker):
         """Schedule a task and its incomplete dependencies, skipping sub-graphs already scheduled."""
         if self._phase_seen is not None and hasattr(task, "task_id"):
             self._phase_seen.add(task.task_id)
-        if self._direct is None and self._phase_seen is not None:
-            runner = self._direct_runner()
-            self._direct = DirectRun(self, runner) if runner and not multiprocess and self._direct_allowed() else False
-        if self._direct and self._direct.active and self._phase_seen is not None:
-            return self._direct.add(task)
+        if self._phase_seen is not None:
+            if self._direct is None:
+                runner = self._direct_runner()
+                allowed = runner and not multiprocess and self._direct_allowed()
+                self._direct = DirectRun(self, runner) if allowed else False
+            if self._direct and self._direct.active:
+                return self._direct.add(task)
         return super().add(task, multiprocess, processes)
 
     def _direct_runner(self) -> Runner | None:
